@@ -1,0 +1,16 @@
+# One image for web, worker and beat (see docker-compose.yml).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OBSERVATORY_VAR_DIR=/var/lib/observatory
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY observatory ./observatory
+COPY collectors ./collectors
+COPY dashboards ./dashboards
+COPY manage.py ./
+RUN pip install --no-cache-dir . \
+ && SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime python manage.py collectstatic --noinput -v0 \
+ && useradd --system --home /var/lib/observatory observatory \
+ && mkdir -p /var/lib/observatory && chown -R observatory /var/lib/observatory
+USER observatory
+EXPOSE 8000
+CMD ["gunicorn", "observatory.wsgi:application", "-c", "python:observatory.gunicorn_conf", "--bind", "0.0.0.0:8000"]

@@ -1,0 +1,52 @@
+"""The service's own Prometheus metrics (prometheus-client).
+
+With PROMETHEUS_MULTIPROC_DIR set, every gunicorn and Celery process writes its
+samples there and /metrics aggregates them; otherwise the process registry is used.
+"""
+
+import os
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+HTTP_REQUESTS = Counter(
+    "observatory_http_requests",
+    "HTTP requests answered, by method, route and status code.",
+    ["method", "view", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "observatory_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route.",
+    ["method", "view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def _view_label(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    # The route name, never the raw path: paths would explode label cardinality.
+    return match.view_name if match and match.view_name else "unmatched"
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        view = _view_label(request)
+        HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        return response
+
+
+def render_metrics() -> tuple[bytes, str]:
+    """The exposition text for /metrics and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,44 @@
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import ROOT, child_env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static(collected_static):
+    pass
+
+
+@pytest.fixture(scope="session")
+def celery_worker(test_database_url, tmp_path_factory):
+    """A real Celery worker process on the test broker (Redis) and the test database."""
+    from django.conf import settings
+
+    import redis
+
+    from observatory.celery import app
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from earlier runs
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "observatory", "worker", "--concurrency", "2", "--loglevel", "INFO",
+         "--hostname", hostname, "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=child_env(DATABASE_URL=test_database_url), stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[hostname], timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()[-3000:]}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,95 @@
+"""The README's run command: embedded stack, a second start reuses everything, Ctrl-C stops it all."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import ROOT, child_env, free_port, wait_for_port
+
+EMBEDDED_UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "OBSERVATORY_VAR_DIR")
+
+
+def start_run(var_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+    env = child_env(unset=EMBEDDED_UNSET, OBSERVATORY_VENV=sys.prefix, OBSERVATORY_VAR_DIR=str(var_dir),
+                    PORT=str(port), WEB_CONCURRENCY="1", WORKER_CONCURRENCY="1")
+    return subprocess.Popen([str(ROOT / "bin" / "run")], cwd=ROOT, env=env, stdout=open(log_path, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for_log(log_path: Path, pattern: str, process: subprocess.Popen, timeout: float = 60) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(pattern, log_path.read_text())
+        if match:
+            return match
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} not in run output:\n{log_path.read_text()[-4000:]}")
+
+
+def interrupt_and_wait(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _group_alive(process.pid):
+        time.sleep(0.2)
+    assert not _group_alive(process.pid), "processes of the run command outlived Ctrl-C"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_run_command_serves_the_embedded_stack_and_reuses_it(tmp_path):
+    var_dir, port = tmp_path / "var", free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    first_log = tmp_path / "first.log"
+    process = start_run(var_dir, port, first_log)
+    try:
+        wait_for_log(first_log, r"Observatory is running at http://127\.0\.0\.1:\d+/", process)
+        wait_for_port(port, process)
+        health = requests.get(f"{base}/healthz", timeout=10).json()
+        assert health["status"] == "ok"
+        login = wait_for_log(first_log, r"admin login: (\S+) / (\S+)", process)
+        wait_for_log(first_log, r"celery@\S+ ready", process)
+
+        session = requests.Session()
+        page = session.get(f"{base}/login/", timeout=10)
+        css = re.search(r'href="(/static/[^"]+\.css)"', page.text).group(1)
+        assert session.get(base + css, timeout=10).status_code == 200
+        token = session.cookies["csrftoken"]
+        home = session.post(f"{base}/login/", data={"username": login[1], "password": login[2],
+                                                    "csrfmiddlewaretoken": token}, timeout=10)
+        assert home.url == f"{base}/" and "<h1>Regions</h1>" in home.text
+    finally:
+        interrupt_and_wait(process)
+    assert (var_dir / "observatory.sqlite3").exists()
+    assert (var_dir / "admin-password").read_text().strip() == login[2]
+
+    second_log = tmp_path / "second.log"
+    process = start_run(var_dir, port, second_log)
+    try:
+        wait_for_log(second_log, r"Observatory is running at", process)
+        wait_for_port(port, process)
+        assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+    finally:
+        interrupt_and_wait(process)
+    second = second_log.read_text()
+    assert "installing dependencies" not in second and "creating virtualenv" not in second
+    assert f"admin login: {login[1]} (password in {var_dir / 'admin-password'})" in second

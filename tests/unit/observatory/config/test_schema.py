@@ -1,0 +1,144 @@
+import textwrap
+
+import pytest
+
+from observatory.config.schema import ConfigError, ProbeSpec, RegionSpec, parse_config, validate_region
+
+
+def parse(text: str, environ=None):
+    return parse_config(textwrap.dedent(text), source="obs.yaml", environ=environ or {})
+
+
+def errors_of(text: str, environ=None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(text, environ)
+    return info.value.errors
+
+
+def test_full_region_with_probe():
+    config = parse("""
+        regions:
+          us-east-1:
+            group: storefront
+            role: primary
+            rpo_seconds: 30
+            probe: {url: "https://use1.example.com/healthz", interval_seconds: 5, timeout_seconds: 1.5, failure_threshold: 2}
+          eu-west-1: {group: storefront, role: standby}
+    """)
+    assert config.regions["us-east-1"] == RegionSpec(
+        name="us-east-1", group="storefront", role="primary", rpo_seconds=30,
+        probe=ProbeSpec(url="https://use1.example.com/healthz", interval_seconds=5, timeout_seconds=1.5,
+                        failure_threshold=2),
+    )
+    assert config.regions["eu-west-1"] == RegionSpec(name="eu-west-1", group="storefront", role="standby")
+
+
+def test_defaults_and_empty_documents():
+    assert parse("").regions == {}
+    assert parse("regions:\n").regions == {}
+    spec = parse("regions:\n  ap-south-1:\n").regions["ap-south-1"]
+    assert spec == RegionSpec(name="ap-south-1", group="default", role="primary", rpo_seconds=60, probe=None)
+    probe = parse("regions:\n  a:\n    probe: {url: 'http://a.test/'}\n").regions["a"].probe
+    assert probe == ProbeSpec(url="http://a.test/", interval_seconds=10, timeout_seconds=2.0, failure_threshold=3)
+
+
+def test_as_fields_clears_probe_when_absent():
+    fields = RegionSpec(name="a").as_fields()
+    assert fields["probe_url"] == ""
+    assert fields["probe_failure_threshold"] == 3
+
+
+def test_unknown_field_names_file_line_and_path():
+    errors = errors_of("""
+        regions:
+          us-east-1:
+            group: storefront
+            colour: red
+    """)
+    assert errors == ["obs.yaml:5: regions.us-east-1.colour: unknown field; expected one of: group, role, rpo_seconds, probe"]
+
+
+def test_unknown_top_level_section():
+    assert errors_of("regoins: {}\n") == [
+        "obs.yaml:1: regoins: unknown field; expected one of: regions, failover, webhooks, slos, anomaly"
+    ]
+
+
+def test_planned_sections_are_rejected_honestly():
+    [error] = errors_of("webhooks:\n  oncall: {url: 'https://x'}\n")
+    assert error.startswith("obs.yaml:1: webhooks: section not supported by this version yet")
+
+
+def test_every_error_is_reported_at_once():
+    errors = errors_of("""
+        regions:
+          EU: {}
+          us-east-1: {role: leader, rpo_seconds: "30"}
+          eu-west-1:
+            probe: {url: "ftp://x.example.com", interval_seconds: 0, failure_threshold: 11}
+    """)
+    assert errors == [
+        "obs.yaml:3: regions.EU: 'EU' is not a valid name: use 1-63 lowercase letters, digits and '-'",
+        "obs.yaml:4: regions.us-east-1.role: must be one of primary, standby, got 'leader'",
+        "obs.yaml:4: regions.us-east-1.rpo_seconds: expected an integer, got a string ('30')",
+        "obs.yaml:6: regions.eu-west-1.probe.url: expected an http:// or https:// URL with a host, got 'ftp://x.example.com'",
+        "obs.yaml:6: regions.eu-west-1.probe.interval_seconds: must be between 1 and 3600, got 0",
+        "obs.yaml:6: regions.eu-west-1.probe.failure_threshold: must be between 1 and 10, got 11",
+    ]
+
+
+@pytest.mark.parametrize("probe,message", [
+    ("{interval_seconds: 5}", "probe.url: required when a probe is given"),
+    ("{url: 'https://a.test', interval_seconds: 5, timeout_seconds: 5}", "must be shorter than interval_seconds (5), got 5"),
+    ("{url: 'https://a.test', timeout_seconds: 0}", "must be greater than 0 and at most 60, got 0"),
+    ("{url: 'https://a.test', timeout_seconds: true}", "expected a number, got a boolean (True)"),
+    ("{url: 'https://a.test', failure_threshold: 2.5}", "expected an integer, got a number (2.5)"),
+    ("[1, 2]", "expected a mapping, got a list"),
+])
+def test_probe_validation(probe, message):
+    [error] = errors_of(f"regions:\n  a:\n    probe: {probe}\n")
+    assert message in error
+    assert error.startswith("obs.yaml:3: regions.a.probe")
+
+
+def test_rpo_bounds():
+    assert parse("regions:\n  a: {rpo_seconds: 0}\n").regions["a"].rpo_seconds == 0
+    [error] = errors_of("regions:\n  a: {rpo_seconds: -1}\n")
+    assert "regions.a.rpo_seconds: must be between 0 and 604800, got -1" in error
+
+
+def test_regions_must_be_a_mapping():
+    [error] = errors_of("regions: [us-east-1]\n")
+    assert error == "obs.yaml:1: regions: expected a mapping of region name to settings, got a list"
+    [error] = errors_of("regions:\n  123: {}\n")
+    assert "region names must be strings, got an integer (123)" in error
+
+
+def test_top_level_must_be_a_mapping():
+    assert errors_of("- a\n- b\n") == ["obs.yaml: expected a mapping of sections at the top level, got a list"]
+
+
+def test_invalid_yaml_names_line_and_column():
+    [error] = errors_of("regions:\n  a: [1\n")
+    assert error.startswith("obs.yaml:3:1: invalid YAML:")
+
+
+def test_duplicate_keys_are_errors_not_silently_merged():
+    [error] = errors_of("regions:\n  a: {}\n  a: {role: standby}\n")
+    assert error == "obs.yaml:3: regions.a: duplicate key"
+
+
+def test_environment_interpolation():
+    config = parse("regions:\n  a:\n    probe: {url: 'https://${HOST}/healthz?cost=$$5'}\n", {"HOST": "a.example.com"})
+    assert config.regions["a"].probe.url == "https://a.example.com/healthz?cost=$5"
+    [error] = errors_of("regions:\n  a:\n    group: '${GROUP}'\n")
+    assert error == "obs.yaml:3: regions.a.group: environment variable GROUP is not set (used as ${GROUP})"
+
+
+def test_validate_region_for_the_command_line():
+    spec = validate_region("us-east-1", {"group": "storefront", "probe": {"url": "https://x.test/h"}})
+    assert spec.group == "storefront" and spec.probe.url == "https://x.test/h"
+    with pytest.raises(ConfigError, match="'Bad_Name' is not a valid name"):
+        validate_region("Bad_Name", {})
+    with pytest.raises(ConfigError, match="rpo_seconds: must be between 0 and 604800"):
+        validate_region("a", {"rpo_seconds": 10**9})
