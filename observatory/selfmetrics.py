@@ -21,6 +21,21 @@ HTTP_LATENCY = Histogram(
     ["method", "view"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+INGEST_REQUESTS = Counter(
+    "observatory_ingest_requests", "OTLP export requests, by signal and HTTP status.", ["signal", "status"]
+)
+INGEST_LATENCY = Histogram(
+    "observatory_ingest_request_duration_seconds",
+    "Time to answer an OTLP export request (decode and commit included).",
+    ["signal"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+INGEST_ITEMS = Counter(
+    "observatory_ingest_items",
+    "Data points or spans, by signal, region and outcome (accepted or rejected via partial success).",
+    ["signal", "region", "outcome"],
+)
+INGEST_AUTH_FAILURES = Counter("observatory_ingest_auth_failures", "OTLP requests with a missing or unknown token.")
 
 
 def _view_label(request) -> str:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "observatory.ops",
     "observatory.regions",
+    "observatory.telemetry",
     "observatory.config",
     "dashboards",
 ]
@@ -118,6 +119,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+
+# OTLP ingest (collectors/). Limits are per web process.
+INGEST_MAX_BODY_BYTES = env.read_int("INGEST_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+INGEST_RATE_LIMIT_PER_SECOND = env.read_int("INGEST_RATE_LIMIT_PER_SECOND", 200, minimum=0)
+INGEST_RATE_LIMIT_BURST = env.read_int("INGEST_RATE_LIMIT_BURST", 400, minimum=1)
+INGEST_MAX_INFLIGHT = env.read_int("INGEST_MAX_INFLIGHT", 32, minimum=1)
+INGEST_MAX_AGE_SECONDS = env.read_int("INGEST_MAX_AGE_SECONDS", 2 * 86400, minimum=60)
+INGEST_MAX_FUTURE_SECONDS = env.read_int("INGEST_MAX_FUTURE_SECONDS", 300, minimum=0)
+INGEST_RETRY_AFTER_SECONDS = env.read_int("INGEST_RETRY_AFTER_SECONDS", 5, minimum=1)
+INGEST_TOKEN_CACHE_SECONDS = env.read_int("INGEST_TOKEN_CACHE_SECONDS", 30, minimum=0)
+RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
+ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=1)
 
 LOG_LEVEL = env.read_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -14,6 +14,7 @@ class Region(models.Model):
     probe_interval_seconds = models.PositiveIntegerField(default=10)
     probe_timeout_seconds = models.FloatField(default=2.0)
     probe_failure_threshold = models.PositiveSmallIntegerField(default=3)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="last accepted telemetry")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

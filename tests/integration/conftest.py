@@ -13,6 +13,19 @@ def _static(collected_static):
     pass
 
 
+@pytest.fixture(autouse=True)
+def _truncate_raw_telemetry(request):
+    """Raw telemetry tables are not Django models, so the test flush does not empty them."""
+    yield
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        from django.db import connection
+
+        from observatory.telemetry.partitions import RAW_TABLES
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(RAW_TABLES)}")
+
+
 @pytest.fixture(scope="session")
 def celery_worker(test_database_url, tmp_path_factory):
     """A real Celery worker process on the test broker (Redis) and the test database."""
