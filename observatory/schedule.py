@@ -2,11 +2,23 @@
 after an outage never replays stale periodic work."""
 
 HEARTBEAT_SECONDS = 30.0
+ROLLUP_SECONDS = 15.0
+STORAGE_SECONDS = 3600.0
 
 BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "observatory.ops.tasks.record_heartbeat",
         "schedule": HEARTBEAT_SECONDS,
         "options": {"expires": HEARTBEAT_SECONDS},
+    },
+    "roll-up-minutes": {
+        "task": "observatory.telemetry.tasks.roll_up_minutes",
+        "schedule": ROLLUP_SECONDS,
+        "options": {"expires": ROLLUP_SECONDS},
+    },
+    "maintain-storage": {
+        "task": "observatory.telemetry.tasks.maintain_storage",
+        "schedule": STORAGE_SECONDS,
+        "options": {"expires": STORAGE_SECONDS / 2},
     },
 }

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "observatory.ops",
     "observatory.regions",
     "observatory.telemetry",
+    "observatory.api",
     "observatory.config",
     "dashboards",
 ]

@@ -14,7 +14,22 @@ def _static(collected_static):
 
 
 @pytest.fixture(autouse=True)
-def _truncate_raw_telemetry(request):
+def _fresh_ingest_caches():
+    """Token, series and limiter caches are per process; tests must not see each other's."""
+    from collectors import auth, views
+    from observatory.telemetry import health_signals, ingest
+
+    auth.clear_cache()
+    views._limiters.clear()
+    views._fingerprints.clear()
+    ingest._known_series.clear()
+    ingest._last_seen_written.clear()
+    health_signals.reset_cache()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _truncate_raw_telemetry(request, django_db_blocker):
     """Raw telemetry tables are not Django models, so the test flush does not empty them."""
     yield
     if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
@@ -22,7 +37,7 @@ def _truncate_raw_telemetry(request):
 
         from observatory.telemetry.partitions import RAW_TABLES
 
-        with connection.cursor() as cursor:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(RAW_TABLES)}")
 
 

@@ -47,6 +47,36 @@ def interrupt_and_wait(process: subprocess.Popen) -> None:
     assert not _group_alive(process.pid), "processes of the run command outlived Ctrl-C"
 
 
+def embedded_manage(var_dir: Path, *args: str) -> str:
+    env = child_env(unset=EMBEDDED_UNSET, OBSERVATORY_VAR_DIR=str(var_dir))
+    env["SECRET_KEY_FILE"] = str(var_dir / "secret-key")
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def check_ingest_on_sqlite(var_dir: Path, base: str, session: requests.Session) -> None:
+    """OTLP into the embedded stack, rolled up and read back through the API."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    embedded_manage(var_dir, "add_region", "us-east-1")
+    token = embedded_manage(var_dir, "issue_token", "us-east-1").strip()
+    request = ExportMetricsServiceRequest()
+    metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="observatory.queue.backlog")
+    point = metric.gauge.data_points.add(time_unix_nano=time.time_ns() - 5 * 10**9, as_int=42)
+    point.attributes.add(key="queue").value.string_value = "orders"
+    for _ in range(2):  # a re-sent batch is stored once
+        answer = requests.post(f"{base}/v1/metrics", data=request.SerializeToString(), timeout=10,
+                               headers={"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.content
+    code = "from observatory.telemetry.rollups import roll_up_pending; print(roll_up_pending())"
+    embedded_manage(var_dir, "shell", "-v", "0", "-c", code)
+    series = session.get(f"{base}/api/v1/series", params={"name": "observatory.queue.backlog"}, timeout=10).json()
+    [found] = series["series"]
+    assert found["points"][-1][1] == 42.0 and found["attributes"] == {"queue": "orders"}
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -77,6 +107,7 @@ def test_run_command_serves_the_embedded_stack_and_reuses_it(tmp_path):
         home = session.post(f"{base}/login/", data={"username": login[1], "password": login[2],
                                                     "csrfmiddlewaretoken": token}, timeout=10)
         assert home.url == f"{base}/" and "<h1>Regions</h1>" in home.text
+        check_ingest_on_sqlite(var_dir, base, session)
     finally:
         interrupt_and_wait(process)
     assert (var_dir / "observatory.sqlite3").exists()

@@ -1,0 +1,34 @@
+"""The read-side JSON API (/api/v1/…), with its OpenAPI schema at /api/v1/openapi.json.
+
+Authenticated by a logged-in session or `Authorization: Bearer <API key>`.
+"""
+
+from ninja import NinjaAPI
+from ninja.security import APIKeyHeader, django_auth
+
+from observatory.api.keys import find_user
+from observatory.telemetry.queries import QueryError
+
+
+class BearerApiKey(APIKeyHeader):
+    param_name = "Authorization"
+
+    def authenticate(self, request, key):
+        scheme, _, raw = (key or "").partition(" ")
+        user = find_user(raw.strip()) if scheme.lower() == "bearer" else None
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(title="Observatory API", version="1", urls_namespace="api-v1", auth=[django_auth, BearerApiKey()])
+
+
+@api.exception_handler(QueryError)
+def _query_error(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+from observatory.api import series  # noqa: E402
+
+series.register(api)

@@ -1,0 +1,92 @@
+"""The only reader of telemetry. Reads minute rollups, never raw rows, for series data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from collectors.otlp.flatten import GAUGE, HISTOGRAM, KIND_NAMES, SUM
+from observatory.regions.models import Region
+from observatory.telemetry.models import Series, SeriesMinute
+
+MAX_SERIES = 500
+MAX_POINTS = 11_000  # per series; a week at 1-minute steps fits
+
+
+class QueryError(ValueError):
+    """A query that cannot be answered as asked; the message says what to change."""
+
+
+@dataclass
+class SeriesData:
+    fingerprint: int
+    region: str
+    name: str
+    kind: str
+    unit: str
+    service: str
+    attributes: dict
+    aggregation: str  # "avg" for gauges, "rate" (per second) for sums
+    points: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+def query_series(name: str, start: datetime, end: datetime, step_seconds: int = 60, region: str | None = None,
+                 attributes: dict[str, str] | None = None) -> list[SeriesData]:
+    """Number series called ``name`` (optionally in one region, with matching attributes), one value per step."""
+    if step_seconds < 60 or step_seconds % 60:
+        raise QueryError(f"step must be a positive multiple of 60 seconds, got {step_seconds}")
+    if end <= start:
+        raise QueryError("end must be after start")
+    if (end - start).total_seconds() / step_seconds > MAX_POINTS:
+        raise QueryError(f"the range holds more than {MAX_POINTS} steps; use a larger step or a shorter range")
+    candidates = Series.objects.filter(name=name)
+    if region is not None:
+        region_id = Region.objects.filter(name=region).values_list("id", flat=True).first()
+        if region_id is None:
+            raise QueryError(f"no region named {region!r}")
+        candidates = candidates.filter(region_id=region_id)
+    wanted = attributes or {}
+    matched = [s for s in candidates if all(_text(s.attributes.get(k)) == v for k, v in wanted.items())]
+    if len(matched) > MAX_SERIES:
+        raise QueryError(f"{len(matched)} series match; add region or attribute filters (limit {MAX_SERIES})")
+    histograms = [s for s in matched if s.kind == HISTOGRAM]
+    if histograms and len(histograms) == len(matched):
+        raise QueryError(f"{name!r} is a histogram; histogram series are not available through /api/v1/series yet")
+    matched = [s for s in matched if s.kind in (GAUGE, SUM)]
+    region_names = dict(Region.objects.filter(id__in={s.region_id for s in matched}).values_list("id", "name"))
+    first_minute = start.replace(second=0, microsecond=0)
+    rollups = SeriesMinute.objects.filter(
+        series_id__in=[s.fingerprint for s in matched], minute__gte=first_minute, minute__lt=end
+    ).values_list("series_id", "minute", "samples", "total", "increase")
+    buckets: dict[int, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0]))
+    for series_id, minute, samples, total, increase in rollups:
+        step_start = _floor(minute, first_minute, step_seconds)
+        bucket = buckets[series_id][step_start]
+        bucket[0] += samples
+        bucket[1] += total
+        bucket[2] += increase or 0.0
+    results = []
+    for series in matched:
+        steps = sorted(buckets.get(series.fingerprint, {}).items())
+        if series.kind == SUM:
+            points = [(at, b[2] / step_seconds) for at, b in steps]
+        else:
+            points = [(at, b[1] / b[0]) for at, b in steps if b[0]]
+        results.append(SeriesData(series.fingerprint, region_names.get(series.region_id, "?"), series.name,
+                                  KIND_NAMES[series.kind], series.unit, series.service, series.attributes,
+                                  "rate" if series.kind == SUM else "avg", points))
+    return results
+
+
+def _floor(minute: datetime, origin: datetime, step_seconds: int) -> datetime:
+    offset = int((minute - origin).total_seconds()) // step_seconds * step_seconds
+    return origin + timedelta(seconds=offset)
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

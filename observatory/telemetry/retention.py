@@ -1,0 +1,30 @@
+"""Keep raw data N days (whole partitions dropped) and minute rollups M days; partitions made ahead."""
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from observatory.telemetry import partitions
+from observatory.telemetry.models import SeriesMinute, SpanMinute
+
+DAYS_AHEAD = 3
+
+
+def maintain() -> dict:
+    today = timezone.now().date()
+    back = math.ceil(settings.INGEST_MAX_AGE_SECONDS / 86400)
+    partitions.ensure_partitions(today - timedelta(days=back), today + timedelta(days=DAYS_AHEAD))
+    raw_cutoff = today - timedelta(days=settings.RAW_RETENTION_DAYS)
+    if connection.vendor == "postgresql":
+        dropped = partitions.drop_partitions_before(raw_cutoff)
+        deleted_raw = 0
+    else:
+        dropped = []
+        deleted_raw = partitions.delete_rows_before(timezone.now() - timedelta(days=settings.RAW_RETENTION_DAYS))
+    rollup_cutoff = timezone.now() - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
+    deleted_rollups = SeriesMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
+    deleted_rollups += SpanMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
+    return {"dropped_partitions": dropped, "deleted_raw_rows": deleted_raw, "deleted_rollups": deleted_rollups}
