@@ -94,7 +94,7 @@ def test_stale_central_data_blocks():
 def test_global_incident_vetoes_failover():
     result = assess(world(west=SUSPECT, south=UNHEALTHY))
     assert result.outcome == NO_ACTION
-    assert set(failed(result)) == {"target_healthy", "leaves_active_region", "not_global_incident"}
+    assert set(failed(result)) == {"target_healthy", "target_within_rpo", "leaves_active_region", "not_global_incident"}
     assert "global incident" in result.gate("not_global_incident").detail
 
 
