@@ -4,6 +4,7 @@ after an outage never replays stale periodic work."""
 HEARTBEAT_SECONDS = 30.0
 ROLLUP_SECONDS = 15.0
 STORAGE_SECONDS = 3600.0
+DELIVERY_SWEEP_SECONDS = 2.0
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -15,6 +16,11 @@ BEAT_SCHEDULE = {
         "task": "observatory.telemetry.tasks.roll_up_minutes",
         "schedule": ROLLUP_SECONDS,
         "options": {"expires": ROLLUP_SECONDS},
+    },
+    "send-due-deliveries": {
+        "task": "observatory.delivery.tasks.send_due_deliveries",
+        "schedule": DELIVERY_SWEEP_SECONDS,
+        "options": {"expires": DELIVERY_SWEEP_SECONDS},
     },
     "maintain-storage": {
         "task": "observatory.telemetry.tasks.maintain_storage",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "observatory.regions",
     "observatory.telemetry",
     "observatory.api",
+    "observatory.delivery",
     "observatory.config",
     "dashboards",
 ]
@@ -132,6 +133,9 @@ INGEST_RETRY_AFTER_SECONDS = env.read_int("INGEST_RETRY_AFTER_SECONDS", 5, minim
 INGEST_TOKEN_CACHE_SECONDS = env.read_int("INGEST_TOKEN_CACHE_SECONDS", 30, minimum=0)
 RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
 ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=1)
+
+# Outbound HTTP (webhooks, probes): allow private/loopback destinations (internal controllers, demos).
+OUTBOUND_ALLOW_PRIVATE = env.read_bool("OUTBOUND_ALLOW_PRIVATE", False)
 
 LOG_LEVEL = env.read_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -84,3 +84,45 @@ def test_database_url(django_db_setup, django_db_blocker) -> str:
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
     return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Receiver:
+    """Handle on a running tests/webhook_receiver.py process."""
+
+    def __init__(self, port: int, secret: str, log_path: Path):
+        self.port, self.secret, self.log_path = port, secret, log_path
+        self.url = f"http://127.0.0.1:{port}/hook"
+        self.process = None
+
+    def start(self) -> "Receiver":
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "webhook_receiver.py"), str(self.port),
+                                         self.secret], stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def received(self) -> list[dict]:
+        import requests
+
+        return requests.get(f"http://127.0.0.1:{self.port}/received", timeout=5).json()
+
+    def script(self, statuses: list[int], retry_after: int | None = None) -> None:
+        import requests
+
+        requests.post(f"http://127.0.0.1:{self.port}/script", json={"statuses": statuses, "retry_after": retry_after},
+                      timeout=5)
+
+
+@pytest.fixture
+def webhook_receiver(tmp_path):
+    import base64
+    import secrets as random_secrets
+
+    secret = "whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()
+    receiver = Receiver(free_port(), secret, tmp_path / "receiver.log").start()
+    yield receiver
+    receiver.stop()

@@ -15,6 +15,7 @@ os.environ["DATABASE_URL"] = os.environ.get(
 os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ["SECRET_KEY"] = "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 os.environ["DEBUG"] = "false"
+os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"  # tests talk to receivers on 127.0.0.1
 os.environ["OBSERVATORY_VAR_DIR"] = _var_dir
 os.environ.pop("SECRET_KEY_FILE", None)
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
