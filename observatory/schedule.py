@@ -5,6 +5,9 @@ HEARTBEAT_SECONDS = 30.0
 ROLLUP_SECONDS = 15.0
 STORAGE_SECONDS = 3600.0
 DELIVERY_SWEEP_SECONDS = 2.0
+PROBE_TICK_SECONDS = 1.0  # each region is probed at its own interval; this is how often we look
+EVALUATE_SECONDS = 5.0
+DECIDE_SECONDS = 5.0
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -21,6 +24,21 @@ BEAT_SCHEDULE = {
         "task": "observatory.delivery.tasks.send_due_deliveries",
         "schedule": DELIVERY_SWEEP_SECONDS,
         "options": {"expires": DELIVERY_SWEEP_SECONDS},
+    },
+    "probe-regions": {
+        "task": "observatory.failover.tasks.probe_regions",
+        "schedule": PROBE_TICK_SECONDS,
+        "options": {"expires": PROBE_TICK_SECONDS},
+    },
+    "evaluate-regions": {
+        "task": "observatory.failover.tasks.evaluate_regions",
+        "schedule": EVALUATE_SECONDS,
+        "options": {"expires": EVALUATE_SECONDS},
+    },
+    "run-decider": {
+        "task": "observatory.failover.tasks.run_decider",
+        "schedule": DECIDE_SECONDS,
+        "options": {"expires": DECIDE_SECONDS},
     },
     "maintain-storage": {
         "task": "observatory.telemetry.tasks.maintain_storage",

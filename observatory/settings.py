@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "observatory.telemetry",
     "observatory.api",
     "observatory.delivery",
+    "observatory.failover",
     "observatory.config",
     "dashboards",
 ]
@@ -133,6 +134,12 @@ INGEST_RETRY_AFTER_SECONDS = env.read_int("INGEST_RETRY_AFTER_SECONDS", 5, minim
 INGEST_TOKEN_CACHE_SECONDS = env.read_int("INGEST_TOKEN_CACHE_SECONDS", 30, minimum=0)
 RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
 ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=1)
+
+# Region health: telemetry older than this is stale; health signals older than SIGNAL_MAX_AGE are ignored;
+# a queue backlog above BACKLOG_LIMIT messages counts as evidence.
+REGION_STALE_AFTER_SECONDS = env.read_int("REGION_STALE_AFTER_SECONDS", 90, minimum=5)
+SIGNAL_MAX_AGE_SECONDS = env.read_int("SIGNAL_MAX_AGE_SECONDS", 120, minimum=5)
+BACKLOG_LIMIT = env.read_int("BACKLOG_LIMIT", 10000, minimum=0)
 
 # Outbound HTTP (webhooks, probes): allow private/loopback destinations (internal controllers, demos).
 OUTBOUND_ALLOW_PRIVATE = env.read_bool("OUTBOUND_ALLOW_PRIVATE", False)

@@ -4,13 +4,17 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from observatory.config.schema import Config, RegionSpec
+from observatory.config.schema import Config, ConfigError, FailoverSpec, WebhookSpec
+from observatory.delivery.models import Endpoint
+from observatory.failover.models import FailoverPolicy
 from observatory.regions.models import Region
+
+SECRET_FIELDS = {"secret"}
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "region"
+    kind: str  # region | webhook | failover
     name: str
     action: str  # created | updated | unchanged
     details: tuple[str, ...] = ()
@@ -25,12 +29,24 @@ class _DryRun(Exception):
 
 
 def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
-    """Apply every section inside one transaction; with dry_run, roll it back."""
+    """Apply every section inside one transaction; with dry_run, roll it back.
+
+    Raises ConfigError for references the file alone cannot check (e.g. a failover
+    group without regions); nothing is written then.
+    """
     changes: list[Change] = []
     try:
         with transaction.atomic():
             for spec in config.regions.values():
-                changes.append(_apply_region(spec))
+                changes.append(_upsert(Region, {"name": spec.name}, spec.as_fields(), "region", spec.name))
+            for spec in config.webhooks.values():
+                changes.append(_apply_webhook(spec))
+            errors = [e for spec in config.failover.values() for e in _check_failover(spec)]
+            if errors:
+                raise ConfigError(errors)
+            for spec in config.failover.values():
+                changes.append(_upsert(FailoverPolicy, {"group": spec.group}, _failover_fields(spec), "failover",
+                                       spec.group))
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -38,20 +54,44 @@ def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
     return changes
 
 
-def _apply_region(spec: RegionSpec) -> Change:
-    wanted = spec.as_fields()
-    region = Region.objects.select_for_update().filter(name=spec.name).first()
-    if region is None:
-        Region.objects.create(name=spec.name, **wanted)
-        return Change("region", spec.name, "created")
+def _failover_fields(spec: FailoverSpec) -> dict:
+    return {"mode": spec.mode, "candidates": list(spec.candidates), "cooldown_seconds": spec.cooldown_seconds,
+            "command_ttl_seconds": spec.command_ttl_seconds, "notify": list(spec.notify)}
+
+
+def _check_failover(spec: FailoverSpec) -> list[str]:
+    where = f"failover.{spec.group}"
+    members = set(Region.objects.filter(group=spec.group).values_list("name", flat=True))
+    if not members:
+        return [f"{where}: no region is in group {spec.group!r}"]
+    errors = [f"{where}.candidates: {name!r} is not a region of group {spec.group!r}"
+              for name in spec.candidates if name not in members]
+    known = set(Endpoint.objects.values_list("name", flat=True))
+    errors += [f"{where}.notify: no webhook named {name!r}" for name in spec.notify if name not in known]
+    return errors
+
+
+def _apply_webhook(spec: WebhookSpec) -> Change:
+    fields = {"url": spec.url, "secret": spec.secret, "events": list(spec.events), "format": spec.format}
+    existing = Endpoint.objects.filter(name=spec.name).first()
+    if existing is not None and existing.url != spec.url:
+        fields.update(enabled=True, disabled_reason="")  # a new URL gets a fresh chance
+    return _upsert(Endpoint, {"name": spec.name}, fields, "webhook", spec.name)
+
+
+def _upsert(model, key: dict, wanted: dict, kind: str, name: str) -> Change:
+    row = model.objects.select_for_update().filter(**key).first()
+    if row is None:
+        model.objects.create(**key, **wanted)
+        return Change(kind, name, "created")
     details = tuple(
-        f"{field} {getattr(region, field)!r} -> {value!r}"
+        f"{field} changed" if field in SECRET_FIELDS else f"{field} {getattr(row, field)!r} -> {value!r}"
         for field, value in wanted.items()
-        if getattr(region, field) != value
+        if getattr(row, field) != value
     )
     if not details:
-        return Change("region", spec.name, "unchanged")
+        return Change(kind, name, "unchanged")
     for field, value in wanted.items():
-        setattr(region, field, value)
-    region.save()
-    return Change("region", spec.name, "updated", details)
+        setattr(row, field, value)
+    row.save()
+    return Change(kind, name, "updated", details)

@@ -1,32 +1,28 @@
 """Parse and validate an observatory.yaml file (pure: no Django, no database).
 
 Every problem is collected, not just the first, and each message names the
-file, the line and the dotted path of the field. ``${VAR}`` in a string value is
-replaced from the environment so secrets stay out of the file; ``$$`` is a
-literal dollar sign.
+file, the line and the dotted path of the field (see reader.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import yaml
+from observatory.config.reader import NAME_RE, ConfigError, Reader, kind, load
 
-NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+import base64
+import binascii
+import re
 
 ROLES = ("primary", "standby")
+MODES = ("auto", "approve", "advise")
+FORMATS = ("standard", "alertmanager", "pagerduty")
+EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 # Sections of the design that later versions fill in; named so the error is honest.
-PLANNED_SECTIONS = ("failover", "webhooks", "slos", "anomaly")
-
-
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]):
-        super().__init__("\n".join(errors))
-        self.errors = errors
+PLANNED_SECTIONS = ("slos", "anomaly")
+SECTIONS = ("regions", "webhooks", "failover") + PLANNED_SECTIONS
 
 
 @dataclass(frozen=True)
@@ -60,109 +56,58 @@ class RegionSpec:
 
 
 @dataclass(frozen=True)
+class WebhookSpec:
+    name: str
+    url: str
+    secret: str
+    events: tuple[str, ...]
+    format: str = "standard"
+
+
+@dataclass(frozen=True)
+class FailoverSpec:
+    group: str
+    mode: str = "approve"
+    candidates: tuple[str, ...] = ()
+    cooldown_seconds: int = 3600
+    command_ttl_seconds: int = 300
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     regions: dict[str, RegionSpec] = field(default_factory=dict)
-
-
-class _Reader:
-    """Walks the loaded document, recording errors with file:line: path prefixes."""
-
-    def __init__(self, source: str, lines: dict[tuple, int], environ: Mapping[str, str]):
-        self.source = source
-        self.lines = lines
-        self.environ = environ
-        self.errors: list[str] = []
-
-    def error(self, path: tuple, message: str) -> None:
-        line = next((self.lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.lines), None)
-        where = f"{self.source}:{line}" if line else self.source
-        dotted = ".".join(str(p) for p in path) or "(top level)"
-        self.errors.append(f"{where}: {dotted}: {message}")
-
-    def mapping(self, value, path: tuple, allowed: tuple[str, ...]) -> dict | None:
-        """The allowed keys of a mapping ({} for null); None, with an error, for anything else."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {_kind(value)}")
-            return None
-        for key in value:
-            if not isinstance(key, str):
-                self.error(path, f"keys must be strings, got {key!r}")
-            elif key not in allowed:
-                self.error(path + (key,), f"unknown field; expected one of: {', '.join(allowed)}")
-        return {k: v for k, v in value.items() if k in allowed}
-
-    def string(self, value, path: tuple) -> str | None:
-        if not isinstance(value, str):
-            self.error(path, f"expected a string, got {_kind(value)}")
-            return None
-        return self.interpolate(value, path)
-
-    def interpolate(self, text: str, path: tuple) -> str | None:
-        missing = []
-
-        def substitute(match: re.Match) -> str:
-            if match.group(0) == "$$":
-                return "$"
-            name = match.group(1)
-            if name not in self.environ:
-                missing.append(name)
-                return ""
-            return self.environ[name]
-
-        result = _VAR_RE.sub(substitute, text)
-        for name in missing:
-            self.error(path, f"environment variable {name} is not set (used as ${{{name}}})")
-        return None if missing else result
-
-    def integer(self, value, path: tuple, low: int, high: int) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(path, f"expected an integer, got {_kind(value)}")
-            return None
-        if not low <= value <= high:
-            self.error(path, f"must be between {low} and {high}, got {value}")
-            return None
-        return value
-
-    def number(self, value, path: tuple, low: float, high: float) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.error(path, f"expected a number, got {_kind(value)}")
-            return None
-        if not low < value <= high:
-            self.error(path, f"must be greater than {low} and at most {high}, got {value}")
-            return None
-        return float(value)
-
-    def name(self, value, path: tuple) -> str | None:
-        text = self.string(value, path)
-        if text is not None and not NAME_RE.match(text):
-            self.error(path, f"{text!r} is not a valid name: use 1-63 lowercase letters, digits and '-'")
-            return None
-        return text
+    webhooks: dict[str, WebhookSpec] = field(default_factory=dict)
+    failover: dict[str, FailoverSpec] = field(default_factory=dict)
 
 
 def parse_config(text: str, source: str = "observatory.yaml", environ: Mapping[str, str] | None = None) -> Config:
     """Parse and validate the file's text; raise ConfigError listing every problem."""
-    data, lines = _load(text, source)
-    reader = _Reader(source, lines, environ or {})
+    data, lines = load(text, source)
+    reader = Reader(source, lines, environ or {})
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: expected a mapping of sections at the top level, got {_kind(data)}"])
-    top = reader.mapping(data, (), ("regions",) + PLANNED_SECTIONS) or {}
+        raise ConfigError([f"{source}: expected a mapping of sections at the top level, got {kind(data)}"])
+    top = reader.mapping(data, (), SECTIONS) or {}
     for section in PLANNED_SECTIONS:
         if section in top:
             reader.error((section,), "section not supported by this version yet; remove it to apply the rest")
-    regions = _read_regions(reader, top.get("regions"))
+    regions = _read_named(reader, top.get("regions"), "regions", _read_region)
+    webhooks = _read_named(reader, top.get("webhooks"), "webhooks", _read_webhook)
+    failover = _read_named(reader, top.get("failover"), "failover", _read_failover)
+    for group, spec in failover.items():
+        for i, name in enumerate(spec.notify):
+            if webhooks and name not in webhooks:
+                reader.error(("failover", group, "notify", i), f"no webhook named {name!r} in this file")
     if reader.errors:
         raise ConfigError(reader.errors)
-    return Config(regions=regions)
+    return Config(regions=regions, webhooks=webhooks, failover=failover)
 
 
 def validate_region(name: str, values: Mapping, source: str = "region") -> RegionSpec:
     """Validate one region given as a mapping (the add_region command uses this too)."""
-    reader = _Reader(source, {}, {})
+    reader = Reader(source, {}, {})
     spec = None
     if reader.name(name, ("regions", name)) is not None:
         spec = _read_region(reader, name, dict(values), ("regions", name))
@@ -171,27 +116,84 @@ def validate_region(name: str, values: Mapping, source: str = "region") -> Regio
     return spec
 
 
-def _read_regions(reader: _Reader, value) -> dict[str, RegionSpec]:
+def _read_named(reader: Reader, value, section: str, read_one) -> dict:
+    """A section that maps names to settings (regions, webhooks, failover groups)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        reader.error(("regions",), f"expected a mapping of region name to settings, got {_kind(value)}")
+        reader.error((section,), f"expected a mapping of name to settings, got {kind(value)}")
         return {}
-    regions = {}
+    specs = {}
     for name, settings in value.items():
-        path = ("regions", name)
+        path = (section, name)
         if not isinstance(name, str):
-            reader.error(path, f"region names must be strings, got {_kind(name)}")
+            reader.error(path, f"names must be strings, got {kind(name)}")
             continue
         if reader.name(name, path) is None:
             continue
-        spec = _read_region(reader, name, settings, path)
+        spec = read_one(reader, name, settings, path)
         if spec is not None:
-            regions[name] = spec
-    return regions
+            specs[name] = spec
+    return specs
 
 
-def _read_region(reader: _Reader, name: str, value, path: tuple) -> RegionSpec | None:
+def _read_webhook(reader: Reader, name: str, value, path: tuple) -> WebhookSpec | None:
+    errors_before = len(reader.errors)
+    fields = reader.mapping(value, path, ("url", "secret", "events", "format"))
+    if fields is None:
+        return None
+    for required in ("url", "secret", "events"):
+        if required not in fields:
+            reader.error(path + (required,), "required")
+    url = reader.string(fields["url"], path + ("url",)) if "url" in fields else None
+    if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname):
+        reader.error(path + ("url",), f"expected an http:// or https:// URL with a host, got {url!r}")
+    secret = reader.string(fields["secret"], path + ("secret",)) if "secret" in fields else None
+    if secret is not None and not _valid_secret(secret):
+        reader.error(path + ("secret",), "expected a Standard Webhooks secret: whsec_ followed by base64 of "
+                                         "at least 16 bytes (the value is not shown)")
+    events = reader.string_list(fields["events"], path + ("events",)) if "events" in fields else None
+    for i, event in enumerate(events or []):
+        if not EVENT_RE.match(event):
+            reader.error(path + ("events", i), f"{event!r} is not an event pattern like failover.* or alert.firing")
+    fmt = reader.choice(fields["format"], path + ("format",), FORMATS) if "format" in fields else "standard"
+    if len(reader.errors) > errors_before:
+        return None
+    return WebhookSpec(name, url, secret, tuple(events), fmt)
+
+
+def _valid_secret(secret: str) -> bool:
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(secret[6:], validate=True)) >= 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _read_failover(reader: Reader, group: str, value, path: tuple) -> FailoverSpec | None:
+    errors_before = len(reader.errors)
+    fields = reader.mapping(value, path, ("mode", "candidates", "cooldown_seconds", "command_ttl_seconds", "notify"))
+    if fields is None:
+        return None
+    spec = {"group": group}
+    if "mode" in fields:
+        spec["mode"] = reader.choice(fields["mode"], path + ("mode",), MODES)
+    for key in ("candidates", "notify"):
+        if key in fields:
+            items = reader.string_list(fields[key], path + (key,))
+            spec[key] = tuple(items) if items is not None else None
+    if "cooldown_seconds" in fields:
+        spec["cooldown_seconds"] = reader.integer(fields["cooldown_seconds"], path + ("cooldown_seconds",), 0, 7 * 86400)
+    if "command_ttl_seconds" in fields:
+        spec["command_ttl_seconds"] = reader.integer(fields["command_ttl_seconds"], path + ("command_ttl_seconds",),
+                                                     10, 3600)
+    if len(reader.errors) > errors_before:
+        return None
+    return FailoverSpec(**spec)
+
+
+def _read_region(reader: Reader, name: str, value, path: tuple) -> RegionSpec | None:
     errors_before = len(reader.errors)
     fields = reader.mapping(value, path, ("group", "role", "rpo_seconds", "probe"))
     if fields is None:
@@ -213,7 +215,7 @@ def _read_region(reader: _Reader, name: str, value, path: tuple) -> RegionSpec |
     return RegionSpec(**spec)
 
 
-def _read_probe(reader: _Reader, value, path: tuple) -> ProbeSpec | None:
+def _read_probe(reader: Reader, value, path: tuple) -> ProbeSpec | None:
     fields = reader.mapping(value, path, ("url", "interval_seconds", "timeout_seconds", "failure_threshold"))
     if fields is None:
         return None
@@ -242,50 +244,3 @@ def _read_probe(reader: _Reader, value, path: tuple) -> ProbeSpec | None:
         )
         return None
     return spec
-
-
-def _load(text: str, source: str):
-    """Load YAML and map each key path to its line, rejecting duplicate keys."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and context_mark:
-            problem += f" ({context} started at line {context_mark.line + 1})"
-        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
-    lines: dict[tuple, int] = {}
-    duplicates: list[str] = []
-    _index(root, (), lines, duplicates, source)
-    if duplicates:
-        raise ConfigError(duplicates)
-    return data, lines
-
-
-def _index(node, path: tuple, lines: dict, duplicates: list, source: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            child = path + (key,)
-            if key in seen:
-                dotted = ".".join(str(p) for p in child)
-                duplicates.append(f"{source}:{key_node.start_mark.line + 1}: {dotted}: duplicate key")
-            seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _index(value_node, child, lines, duplicates, source)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[path + (i,)] = item.start_mark.line + 1
-            _index(item, path + (i,), lines, duplicates, source)
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "nothing (null)"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
-        type(value), type(value).__name__
-    ) + (f" ({value!r})" if isinstance(value, (bool, int, float, str)) else "")

@@ -24,7 +24,10 @@ class Command(BaseCommand):
             config = parse_config(text, source=str(file), environ=os.environ)
         except ConfigError as exc:
             raise CommandError(f"{file}: not applied, {len(exc.errors)} error(s):\n" + "\n".join(exc.errors)) from None
-        changes = apply_config(config, dry_run=check)
+        try:
+            changes = apply_config(config, dry_run=check)
+        except ConfigError as exc:
+            raise CommandError(f"{file}: not applied, {len(exc.errors)} error(s):\n" + "\n".join(exc.errors)) from None
         for change in changes:
             self.stdout.write(change.describe())
         changed = sum(c.action != "unchanged" for c in changes)

@@ -94,3 +94,47 @@ def test_secrets_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("EAST_HOST", "use1.internal")
     apply(write(tmp_path, "regions:\n  us-east-1:\n    probe: {url: 'https://${EAST_HOST}/healthz'}\n"))
     assert Region.objects.get(name="us-east-1").probe_url == "https://use1.internal/healthz"
+
+
+SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+FULL = GOOD + """
+webhooks:
+  controller: {url: "https://failover.internal/hook", secret: "${CONTROLLER_SECRET}", events: ["failover.*"]}
+failover:
+  storefront: {mode: auto, candidates: [eu-west-1], cooldown_seconds: 600, notify: [controller]}
+"""
+
+
+@pytest.mark.django_db
+def test_webhooks_and_failover_policies_apply_idempotently(tmp_path, monkeypatch):
+    from observatory.delivery.models import Endpoint
+    from observatory.failover.models import FailoverPolicy
+
+    monkeypatch.setenv("CONTROLLER_SECRET", SECRET)
+    path = write(tmp_path, FULL)
+    first = apply(path)
+    assert "webhook controller: created" in first and "failover storefront: created" in first
+    second = apply(path)
+    assert second.strip().endswith("changed 0 of 4 object(s)")
+    endpoint = Endpoint.objects.get(name="controller")
+    assert (endpoint.url, endpoint.secret, endpoint.events) == ("https://failover.internal/hook", SECRET, ["failover.*"])
+    policy = FailoverPolicy.objects.get(group="storefront")
+    assert (policy.mode, policy.candidates, policy.cooldown_seconds, policy.notify) == (
+        "auto", ["eu-west-1"], 600, ["controller"])
+    monkeypatch.setenv("CONTROLLER_SECRET", "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+    rotated = apply(path)
+    assert "webhook controller: updated (secret changed)" in rotated
+    assert SECRET not in rotated
+
+
+@pytest.mark.django_db
+def test_failover_references_are_checked_and_nothing_is_applied(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTROLLER_SECRET", SECRET)
+    bad = FULL.replace("candidates: [eu-west-1]", "candidates: [ap-south-1]").replace(
+        "storefront: {mode", "checkout: {mode: advise}\n  storefront: {mode")
+    with pytest.raises(CommandError) as info:
+        apply(write(tmp_path, bad))
+    message = str(info.value)
+    assert "failover.checkout: no region is in group 'checkout'" in message
+    assert "failover.storefront.candidates: 'ap-south-1' is not a region of group 'storefront'" in message
+    assert not Region.objects.exists()

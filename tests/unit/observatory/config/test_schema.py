@@ -60,13 +60,13 @@ def test_unknown_field_names_file_line_and_path():
 
 def test_unknown_top_level_section():
     assert errors_of("regoins: {}\n") == [
-        "obs.yaml:1: regoins: unknown field; expected one of: regions, failover, webhooks, slos, anomaly"
+        "obs.yaml:1: regoins: unknown field; expected one of: regions, webhooks, failover, slos, anomaly"
     ]
 
 
 def test_planned_sections_are_rejected_honestly():
-    [error] = errors_of("webhooks:\n  oncall: {url: 'https://x'}\n")
-    assert error.startswith("obs.yaml:1: webhooks: section not supported by this version yet")
+    [error] = errors_of("slos:\n  checkout: {objective: 0.999}\n")
+    assert error.startswith("obs.yaml:1: slos: section not supported by this version yet")
 
 
 def test_every_error_is_reported_at_once():
@@ -109,9 +109,9 @@ def test_rpo_bounds():
 
 def test_regions_must_be_a_mapping():
     [error] = errors_of("regions: [us-east-1]\n")
-    assert error == "obs.yaml:1: regions: expected a mapping of region name to settings, got a list"
+    assert error == "obs.yaml:1: regions: expected a mapping of name to settings, got a list"
     [error] = errors_of("regions:\n  123: {}\n")
-    assert "region names must be strings, got an integer (123)" in error
+    assert "names must be strings, got an integer (123)" in error
 
 
 def test_top_level_must_be_a_mapping():
@@ -142,3 +142,65 @@ def test_validate_region_for_the_command_line():
         validate_region("Bad_Name", {})
     with pytest.raises(ConfigError, match="rpo_seconds: must be between 0 and 604800"):
         validate_region("a", {"rpo_seconds": 10**9})
+
+
+SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"
+
+
+def test_webhooks_and_failover_sections():
+    config = parse(f"""
+        regions:
+          us-east-1: {{group: storefront}}
+          eu-west-1: {{group: storefront, role: standby}}
+        webhooks:
+          controller: {{url: "https://failover.internal/hook", secret: "${{CONTROLLER_SECRET}}", events: ["failover.*"]}}
+          oncall: {{url: "https://oncall.internal/am", secret: "{SECRET}", events: ["alert.*"], format: alertmanager}}
+        failover:
+          storefront: {{mode: auto, candidates: [eu-west-1], cooldown_seconds: 600, notify: [controller]}}
+    """, {"CONTROLLER_SECRET": SECRET})
+    assert config.webhooks["controller"].secret == SECRET
+    assert config.webhooks["controller"].events == ("failover.*",)
+    assert config.webhooks["oncall"].format == "alertmanager"
+    spec = config.failover["storefront"]
+    assert (spec.mode, spec.candidates, spec.cooldown_seconds, spec.command_ttl_seconds, spec.notify) == (
+        "auto", ("eu-west-1",), 600, 300, ("controller",))
+
+
+def test_webhook_errors_never_echo_the_secret():
+    errors = errors_of("""
+        webhooks:
+          hook: {url: "ftp://x", secret: "supersecretvalue", events: ["failover.*", "Bad Event"], format: xml}
+          bare: {}
+    """)
+    assert all("supersecretvalue" not in e for e in errors)
+    assert errors == [
+        "obs.yaml:3: webhooks.hook.url: expected an http:// or https:// URL with a host, got 'ftp://x'",
+        "obs.yaml:3: webhooks.hook.secret: expected a Standard Webhooks secret: whsec_ followed by base64 of at "
+        "least 16 bytes (the value is not shown)",
+        "obs.yaml:3: webhooks.hook.events.1: 'Bad Event' is not an event pattern like failover.* or alert.firing",
+        "obs.yaml:3: webhooks.hook.format: must be one of standard, alertmanager, pagerduty, got 'xml'",
+        "obs.yaml:4: webhooks.bare.url: required",
+        "obs.yaml:4: webhooks.bare.secret: required",
+        "obs.yaml:4: webhooks.bare.events: required",
+    ]
+
+
+def test_failover_errors():
+    errors = errors_of(f"""
+        webhooks:
+          controller: {{url: "https://c.internal/hook", secret: "{SECRET}", events: ["failover.*"]}}
+        failover:
+          storefront: {{mode: yolo, cooldown_seconds: -5, candidates: eu-west-1, notify: [pager]}}
+    """)
+    assert errors == [
+        "obs.yaml:5: failover.storefront.mode: must be one of auto, approve, advise, got 'yolo'",
+        "obs.yaml:5: failover.storefront.candidates: expected a list of strings, got a string ('eu-west-1')",
+        "obs.yaml:5: failover.storefront.cooldown_seconds: must be between 0 and 604800, got -5",
+    ]
+    [error] = errors_of(f"""
+        webhooks:
+          controller: {{url: "https://c.internal/hook", secret: "{SECRET}", events: ["failover.*"]}}
+        failover:
+          storefront: {{notify: [pager]}}
+    """)
+    assert error == "obs.yaml:5: failover.storefront.notify.0: no webhook named 'pager' in this file"

@@ -1,0 +1,85 @@
+"""Gather each region's health inputs from the database, run the pure state machine,
+and store the result; every state change is a HealthTransition row with its evidence."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from observatory.analytics.health import HealthInputs, HealthResult, HealthState, ProbeStreak, evaluate_health
+from observatory.failover.models import HealthTransition, RegionHealth
+from observatory.regions.models import Region
+from observatory.telemetry.models import RegionSignal, SignalMapping
+
+BREAKER_OPEN = 2
+
+
+def collect_inputs(region: Region, regions: list[Region], signals: list[RegionSignal], health: RegionHealth,
+                   now) -> HealthInputs:
+    fresh_after = now - timedelta(seconds=settings.SIGNAL_MAX_AGE_SECONDS)
+    live = [s for s in signals if s.observed_at >= fresh_after]
+    own = [s for s in live if s.region_id == region.id]
+    breakers = tuple(s.key for s in own if s.signal == SignalMapping.Signal.CIRCUIT_BREAKER and s.value >= BREAKER_OPEN)
+    backlog = tuple(s.key for s in own if s.signal == SignalMapping.Signal.QUEUE_BACKLOG
+                    and s.value > settings.BACKLOG_LIMIT)
+    return HealthInputs(
+        probe=ProbeStreak(health.probe_failures, health.probe_successes) if region.probe_url else None,
+        failure_threshold=region.probe_failure_threshold,
+        telemetry_age_seconds=(now - region.last_seen_at).total_seconds() if region.last_seen_at else None,
+        stale_after_seconds=settings.REGION_STALE_AFTER_SECONDS,
+        open_breakers=breakers,
+        partitioned_peers=_partition_evidence(region, regions, live),
+        backlogged_queues=backlog,
+    )
+
+
+def _partition_evidence(region: Region, regions: list[Region], live: list[RegionSignal]) -> tuple[str, ...]:
+    """Peers that cannot reach this region (their view), or peers it cannot reach (its view) -
+    counted only when at least half of its peers agree, so one broken link is not a region problem."""
+    peers = [r for r in regions if r.id != region.id]
+    if not peers:
+        return ()
+    needed = math.ceil(len(peers) / 2)
+    partition = SignalMapping.Signal.NETWORK_PARTITION
+    names = {r.id: r.name for r in regions}
+    cut_off_by = sorted(names[s.region_id] for s in live
+                        if s.signal == partition and s.key == region.name and s.value >= 1 and s.region_id != region.id)
+    cannot_reach = sorted(s.key for s in live if s.signal == partition and s.region_id == region.id and s.value >= 1)
+    evidence = []
+    if len(cut_off_by) >= needed:
+        evidence += [f"unreachable from {name}" for name in cut_off_by]
+    if len(cannot_reach) >= needed:
+        evidence += [f"cannot reach {name}" for name in cannot_reach]
+    return tuple(evidence)
+
+
+def evaluate_region(region_id: int, now=None, regions=None, signals=None) -> HealthResult | None:
+    """Evaluate one region under a row lock; store the state and, on change, a transition."""
+    now = now or timezone.now()
+    regions = list(Region.objects.all()) if regions is None else regions
+    region = next((r for r in regions if r.id == region_id), None)
+    if region is None:
+        return None
+    signals = list(RegionSignal.objects.all()) if signals is None else signals
+    with transaction.atomic():
+        RegionHealth.objects.get_or_create(region_id=region.id)
+        health = RegionHealth.objects.select_for_update().get(region_id=region.id)
+        inputs = collect_inputs(region, regions, signals, health, now)
+        result = evaluate_health(HealthState(health.state, health.clean_streak), inputs)
+        if result.state != health.state:
+            HealthTransition.objects.create(region=region, from_state=health.state, to_state=result.state, at=now,
+                                            kinds=list(result.kinds), evidence=result.evidence)
+            health.since = now
+        health.state, health.clean_streak = result.state, result.clean_streak
+        health.kinds, health.evidence, health.evaluated_at = list(result.kinds), result.evidence, now
+        health.save()
+    return result
+
+
+def evaluate_all(now=None) -> dict[str, str]:
+    regions, signals = list(Region.objects.all()), list(RegionSignal.objects.all())
+    return {r.name: evaluate_region(r.id, now, regions, signals).state for r in regions}
