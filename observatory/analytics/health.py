@@ -118,3 +118,29 @@ def evaluate_health(previous: HealthState, inputs: HealthInputs) -> HealthResult
         state, streak = verdict, 0
     details["recovery_needed"] = needed
     return HealthResult(state, streak, kinds, details)
+
+
+def partition_evidence(region: str, regions: list[str], reports: list[tuple[str, str]]) -> tuple[str, ...]:
+    """Evidence that ``region`` is cut off, from (reporter, unreachable peer) partition reports.
+
+    It counts when most of its peers cannot reach it, or when it cannot reach most of its peers -
+    not counting peers that most regions cannot reach, whose fault that is.
+    """
+    peers = [r for r in regions if r != region]
+    if not peers:
+        return ()
+    needed = len(peers) // 2 + 1  # a strict majority of peers
+
+    def cut_off(name: str) -> list[str]:
+        return sorted({reporter for reporter, target in reports if target == name and reporter != name})
+
+    lost_by_most = {r for r in regions if len(cut_off(r)) > (len(regions) - 1) / 2}
+    unreachable_from = cut_off(region)
+    cannot_reach = sorted({target for reporter, target in reports
+                           if reporter == region and target != region and target not in lost_by_most})
+    evidence = []
+    if len(unreachable_from) >= needed:
+        evidence += [f"unreachable from {name}" for name in unreachable_from]
+    if len(cannot_reach) >= needed:
+        evidence += [f"cannot reach {name}" for name in cannot_reach]
+    return tuple(evidence)

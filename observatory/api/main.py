@@ -29,6 +29,7 @@ def _query_error(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=400)
 
 
-from observatory.api import series  # noqa: E402
+from observatory.api import failovers, series  # noqa: E402
 
 series.register(api)
+failovers.register(api)

@@ -3,14 +3,15 @@ and store the result; every state change is a HealthTransition row with its evid
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from observatory.analytics.health import HealthInputs, HealthResult, HealthState, ProbeStreak, evaluate_health
+from observatory.analytics.health import (
+    HealthInputs, HealthResult, HealthState, ProbeStreak, evaluate_health, partition_evidence,
+)
 from observatory.failover.models import HealthTransition, RegionHealth
 from observatory.regions.models import Region
 from observatory.telemetry.models import RegionSignal, SignalMapping
@@ -38,23 +39,10 @@ def collect_inputs(region: Region, regions: list[Region], signals: list[RegionSi
 
 
 def _partition_evidence(region: Region, regions: list[Region], live: list[RegionSignal]) -> tuple[str, ...]:
-    """Peers that cannot reach this region (their view), or peers it cannot reach (its view) -
-    counted only when at least half of its peers agree, so one broken link is not a region problem."""
-    peers = [r for r in regions if r.id != region.id]
-    if not peers:
-        return ()
-    needed = math.ceil(len(peers) / 2)
-    partition = SignalMapping.Signal.NETWORK_PARTITION
     names = {r.id: r.name for r in regions}
-    cut_off_by = sorted(names[s.region_id] for s in live
-                        if s.signal == partition and s.key == region.name and s.value >= 1 and s.region_id != region.id)
-    cannot_reach = sorted(s.key for s in live if s.signal == partition and s.region_id == region.id and s.value >= 1)
-    evidence = []
-    if len(cut_off_by) >= needed:
-        evidence += [f"unreachable from {name}" for name in cut_off_by]
-    if len(cannot_reach) >= needed:
-        evidence += [f"cannot reach {name}" for name in cannot_reach]
-    return tuple(evidence)
+    reports = [(names[s.region_id], s.key) for s in live
+               if s.signal == SignalMapping.Signal.NETWORK_PARTITION and s.value >= 1 and s.region_id in names]
+    return partition_evidence(region.name, list(names.values()), reports)
 
 
 def evaluate_region(region_id: int, now=None, regions=None, signals=None) -> HealthResult | None:

@@ -2,7 +2,7 @@ import pytest
 
 from observatory.analytics.health import (
     BACKLOG, BREAKERS, HEALTHY, PARTITION, PROBE, RECOVERING, SLO, SUSPECT, TELEMETRY, UNHEALTHY, UNKNOWN,
-    HealthInputs, HealthState, ProbeStreak, evaluate_health, recovery_threshold,
+    HealthInputs, HealthState, ProbeStreak, evaluate_health, partition_evidence, recovery_threshold,
 )
 
 
@@ -117,3 +117,38 @@ def test_stale_telemetry_holds_recovery_back():
 def test_slo_burn_with_breakers_is_unhealthy_from_anywhere(start):
     result = evaluate_health(HealthState(start), inputs(open_breakers=("db",), slo_fast_burn=("checkout-availability",)))
     assert result.state == UNHEALTHY and result.kinds == (BREAKERS, SLO)
+
+
+THREE = ["us-east-1", "eu-west-1", "ap-south-1"]
+
+
+def test_partition_evidence_points_at_the_region_its_peers_lost():
+    reports = [("eu-west-1", "us-east-1"), ("ap-south-1", "us-east-1")]
+    assert partition_evidence("us-east-1", THREE, reports) == ("unreachable from ap-south-1",
+                                                               "unreachable from eu-west-1")
+    # The reporters are not to blame: the region they cannot reach is lost by most.
+    assert partition_evidence("eu-west-1", THREE, reports) == ()
+    assert partition_evidence("ap-south-1", THREE, reports) == ()
+
+
+def test_one_broken_link_is_not_a_region_problem():
+    reports = [("eu-west-1", "ap-south-1")]
+    assert partition_evidence("ap-south-1", THREE, reports) == ()
+    assert partition_evidence("eu-west-1", THREE, reports) == ()
+    assert partition_evidence("us-east-1", THREE, reports) == ()
+
+
+def test_a_region_that_cannot_reach_anyone_is_cut_off():
+    reports = [("us-east-1", "eu-west-1"), ("us-east-1", "ap-south-1")]
+    assert partition_evidence("us-east-1", THREE, reports) == ("cannot reach ap-south-1", "cannot reach eu-west-1")
+
+
+def test_two_regions_cannot_tell_who_is_cut_off():
+    assert partition_evidence("a", ["a", "b"], [("b", "a")]) == ("unreachable from b",)
+    assert partition_evidence("b", ["a", "b"], [("b", "a")]) == ()  # a is lost by the only other region
+
+
+def test_partition_evidence_edge_cases():
+    assert partition_evidence("solo", ["solo"], [("solo", "x")]) == ()
+    assert partition_evidence("a", ["a", "b"], []) == ()
+    assert partition_evidence("a", ["a", "b"], [("a", "a")]) == ()
