@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.shortcuts import get_object_or_404
-from ninja import Schema
+from ninja import Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -112,7 +112,8 @@ def register(api):
     @api.post("/failovers", response={201: DecisionOut}, tags=["failover"], summary="Manual failover")
     def manual_failover(request, body: ManualIn):
         actor = _operator(request)
-        return 201, _act(actions.request_manual, body.group, body.target, actor, body.reason, body.accept_data_loss)
+        return Status(201, _act(actions.request_manual, body.group, body.target, actor, body.reason,
+                                body.accept_data_loss))
 
     @api.post("/failovers/{decision_id}/approve", response=DecisionOut, tags=["failover"])
     def approve(request, decision_id: UUID, body: ApproveIn):
