@@ -1,5 +1,7 @@
 """Delivery outcomes of failover commands update their decision."""
 
+import uuid
+
 from django.dispatch import receiver
 
 from observatory.delivery.models import Delivery
@@ -13,7 +15,10 @@ COMMANDS = ("failover.requested", "failover.approved")
 def _command_finished(sender, delivery: Delivery, **kwargs):
     if delivery.event_type not in COMMANDS or delivery.state == Delivery.State.DELIVERED:
         return
-    decision_id = delivery.payload.get("decision_id")
+    try:
+        decision_id = uuid.UUID(str(delivery.payload.get("decision_id")))
+    except ValueError:
+        return  # not one of ours
     new_state = Decision.State.EXPIRED if delivery.state == Delivery.State.EXPIRED else Decision.State.FAILED
     Decision.objects.filter(id=decision_id, state=Decision.State.DISPATCHED).update(
         state=new_state, outcome_detail=f"command {delivery.webhook_id} to {delivery.endpoint.name}: "
