@@ -35,6 +35,16 @@ INGEST_ITEMS = Counter(
     "Data points or spans, by signal, region and outcome (accepted or rejected via partial success).",
     ["signal", "region", "outcome"],
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "observatory_webhook_attempts",
+    "Webhook delivery attempts, by event type and outcome (delivered, retry, permanent, gone).",
+    ["event", "outcome"],
+)
+WEBHOOK_FINISHED = Counter(
+    "observatory_webhook_deliveries",
+    "Webhook deliveries that reached a final state, by event type and state (delivered, failed, expired).",
+    ["event", "state"],
+)
 INGEST_AUTH_FAILURES = Counter("observatory_ingest_auth_failures", "OTLP requests with a missing or unknown token.")
 
 

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from observatory import outbound
+from observatory import outbound, selfmetrics
 from observatory.delivery import policy
 from observatory.delivery.models import Delivery, DeliveryAttempt, Endpoint
 
@@ -106,6 +106,7 @@ def attempt(delivery_id: str, claim_token: str) -> str:
     outcome = outbound.request("POST", endpoint.url, body=body.encode(), timeout=timeout,
                                headers=sign(endpoint.secret, delivery.webhook_id, now, body))
     verdict = policy.classify(outcome.status)
+    selfmetrics.WEBHOOK_ATTEMPTS.labels(delivery.event_type, verdict).inc()
     DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, at=now, status_code=outcome.status,
                                    duration_ms=outcome.duration_ms, error=outcome.error[:500], outcome=verdict)
     if verdict == policy.DELIVERED:
@@ -135,7 +136,8 @@ def _finish(delivery: Delivery, claim_token: str, state: str, error: str) -> str
     if not updated:
         return Delivery.objects.get(id=delivery.id).state
     delivery.refresh_from_db()
-    log.info("delivery %s (%s to %s): %s %s", delivery.webhook_id, delivery.event_type, delivery.endpoint.name,
+    selfmetrics.WEBHOOK_FINISHED.labels(delivery.event_type, state).inc()
+    log.log(logging.WARNING if state == Delivery.State.EXPIRED else logging.INFO,"delivery %s (%s to %s): %s %s", delivery.webhook_id, delivery.event_type, delivery.endpoint.name,
              state, error)
     if state == Delivery.State.EXPIRED:
         delivery_expired.send(sender=Delivery, delivery=delivery)
