@@ -8,6 +8,7 @@ DELIVERY_SWEEP_SECONDS = 2.0
 PROBE_TICK_SECONDS = 1.0  # each region is probed at its own interval; this is how often we look
 EVALUATE_SECONDS = 5.0
 DECIDE_SECONDS = 5.0
+SLO_SECONDS = 20.0
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -39,6 +40,11 @@ BEAT_SCHEDULE = {
         "task": "observatory.failover.tasks.run_decider",
         "schedule": DECIDE_SECONDS,
         "options": {"expires": DECIDE_SECONDS},
+    },
+    "evaluate-slos": {
+        "task": "observatory.slos.tasks.evaluate_slos",
+        "schedule": SLO_SECONDS,
+        "options": {"expires": SLO_SECONDS},
     },
     "maintain-storage": {
         "task": "observatory.telemetry.tasks.maintain_storage",

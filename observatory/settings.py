@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "observatory.api",
     "observatory.delivery",
     "observatory.failover",
+    "observatory.slos",
     "observatory.config",
     "dashboards",
 ]

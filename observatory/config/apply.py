@@ -8,6 +8,7 @@ from observatory.config.schema import Config, ConfigError, FailoverSpec, Webhook
 from observatory.delivery.models import Endpoint
 from observatory.failover.models import FailoverPolicy
 from observatory.regions.models import Region
+from observatory.slos.models import Slo
 
 SECRET_FIELDS = {"secret"}
 
@@ -47,6 +48,10 @@ def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
             for spec in config.failover.values():
                 changes.append(_upsert(FailoverPolicy, {"group": spec.group}, _failover_fields(spec), "failover",
                                        spec.group))
+            for spec in config.slos.values():
+                change = _upsert(Slo, {"name": spec.name}, spec.as_fields(), "slo", spec.name)
+                changes.append(Change(change.kind, change.name, change.action,
+                                      change.details + (spec.detection_note(),)))
             if dry_run:
                 raise _DryRun
     except _DryRun:

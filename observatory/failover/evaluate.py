@@ -20,7 +20,7 @@ BREAKER_OPEN = 2
 
 
 def collect_inputs(region: Region, regions: list[Region], signals: list[RegionSignal], health: RegionHealth,
-                   now) -> HealthInputs:
+                   now, burning: dict[int, tuple[str, ...]] | None = None) -> HealthInputs:
     fresh_after = now - timedelta(seconds=settings.SIGNAL_MAX_AGE_SECONDS)
     live = [s for s in signals if s.observed_at >= fresh_after]
     own = [s for s in live if s.region_id == region.id]
@@ -35,6 +35,7 @@ def collect_inputs(region: Region, regions: list[Region], signals: list[RegionSi
         open_breakers=breakers,
         partitioned_peers=_partition_evidence(region, regions, live),
         backlogged_queues=backlog,
+        slo_fast_burn=(burning or {}).get(region.id, ()),
     )
 
 
@@ -53,10 +54,11 @@ def evaluate_region(region_id: int, now=None, regions=None, signals=None) -> Hea
     if region is None:
         return None
     signals = list(RegionSignal.objects.all()) if signals is None else signals
+    burning = fast_burning_slos()
     with transaction.atomic():
         RegionHealth.objects.get_or_create(region_id=region.id)
         health = RegionHealth.objects.select_for_update().get(region_id=region.id)
-        inputs = collect_inputs(region, regions, signals, health, now)
+        inputs = collect_inputs(region, regions, signals, health, now, burning)
         result = evaluate_health(HealthState(health.state, health.clean_streak), inputs)
         if result.state != health.state:
             HealthTransition.objects.create(region=region, from_state=health.state, to_state=result.state, at=now,
@@ -71,3 +73,14 @@ def evaluate_region(region_id: int, now=None, regions=None, signals=None) -> Hea
 def evaluate_all(now=None) -> dict[str, str]:
     regions, signals = list(Region.objects.all()), list(RegionSignal.objects.all())
     return {r.name: evaluate_region(r.id, now, regions, signals).state for r in regions}
+
+
+def fast_burning_slos() -> dict[int, tuple[str, ...]]:
+    """{region id: SLOs whose page tier notifies there}, from the latest SLO evaluation."""
+    from observatory.slos.models import SloStatus
+
+    burning: dict[int, list[str]] = {}
+    for region_id, name in SloStatus.objects.filter(page=True, region__isnull=False).values_list(
+            "region_id", "slo__name"):
+        burning.setdefault(region_id, []).append(name)
+    return {region_id: tuple(sorted(names)) for region_id, names in burning.items()}

@@ -6,6 +6,7 @@ migrations and written only by telemetry.ingest, read only by telemetry.queries.
 """
 
 from django.db import models
+from django.utils import timezone
 
 from observatory.regions.models import Region
 
@@ -61,6 +62,7 @@ class SpanMinute(models.Model):
     errors = models.BigIntegerField()
     duration_sum_ms = models.FloatField()
     latency_buckets = models.JSONField(help_text="counts per LATENCY_BOUNDS_MS bucket, plus overflow")
+    rolled_at = models.DateTimeField(db_index=True, default=timezone.now, help_text="when this minute was last (re)computed")
 
     class Meta:
         db_table = "telemetry_span_minute"
@@ -81,6 +83,7 @@ class SeriesMinute(models.Model):
     total = models.FloatField()
     last = models.FloatField()
     increase = models.FloatField(null=True)
+    rolled_at = models.DateTimeField(db_index=True, default=timezone.now, help_text="when this minute was last (re)computed")
 
     class Meta:
         db_table = "telemetry_series_minute"

@@ -90,3 +90,22 @@ def _text(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def span_minutes_rolled_since(since: datetime, until_minute: datetime) -> list[tuple]:
+    """RED rollup rows (re)computed since ``since``: (region_id, service, operation, minute, requests,
+    errors, latency_buckets). Incremental readers (SLOs) use this to see only new data."""
+    from observatory.telemetry.models import SpanMinute
+
+    return list(SpanMinute.objects.filter(rolled_at__gt=since, minute__lte=until_minute).values_list(
+        "region_id", "service", "operation", "minute", "requests", "errors", "latency_buckets"))
+
+
+def series_minutes_rolled_since(since: datetime, until_minute: datetime, names: set[str]) -> list[tuple]:
+    """Series rollup rows (re)computed since ``since`` for the named metrics: (region_id, service, name,
+    minute, maximum, increase)."""
+    if not names:
+        return []
+    return list(SeriesMinute.objects.filter(rolled_at__gt=since, minute__lte=until_minute,
+                                            series__name__in=names).values_list(
+        "series__region_id", "series__service", "series__name", "minute", "maximum", "increase"))

@@ -13,15 +13,15 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from collectors.otlp.flatten import SPAN_KIND_SERVER, STATUS_ERROR, SUM, TEMPORALITY_CUMULATIVE
+from observatory.analytics.buckets import LATENCY_BOUNDS_MS
 from observatory.analytics.counters import Sample, cumulative_increase, delta_increase
 from observatory.telemetry.models import DirtyMinute, SeriesMinute, SpanMinute
 
 log = logging.getLogger(__name__)
 
-# Upper bounds (ms) of the latency buckets; one more bucket counts everything slower.
-LATENCY_BOUNDS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 MINUTE = timedelta(minutes=1)
 PREVIOUS_SAMPLE_LOOKBACK = timedelta(hours=1)
 
@@ -67,14 +67,16 @@ def roll_up_spans(region_id: int, minute) -> int:
             [region_id, minute, minute + MINUTE],
         )
         rows = cursor.fetchall()
+    now = timezone.now()
     rollups = [
         SpanMinute(region_id=region_id, service=service, operation=operation, minute=minute, requests=requests,
-                   errors=errors, duration_sum_ms=duration_sum, latency_buckets=[int(c) for c in buckets])
+                   errors=errors, duration_sum_ms=duration_sum, latency_buckets=[int(c) for c in buckets],
+                   rolled_at=now)
         for service, operation, requests, errors, duration_sum, *buckets in rows
     ]
     SpanMinute.objects.bulk_create(
         rollups, update_conflicts=True, unique_fields=["region", "service", "operation", "minute"],
-        update_fields=["requests", "errors", "duration_sum_ms", "latency_buckets"],
+        update_fields=["requests", "errors", "duration_sum_ms", "latency_buckets", "rolled_at"],
     )
     return len(rollups)
 
@@ -97,7 +99,7 @@ def roll_up_points(region_id: int, minute) -> int:
         meta[series_id] = (kind, temporality)
     cumulative = [sid for sid, (kind, temporality) in meta.items() if kind == SUM and temporality == TEMPORALITY_CUMULATIVE]
     previous = _previous_samples(cumulative, minute)
-    rollups = []
+    rollups, now = [], timezone.now()
     for series_id, samples in by_series.items():
         kind, temporality = meta[series_id]
         values = [s.value for s in samples]
@@ -106,10 +108,11 @@ def roll_up_points(region_id: int, minute) -> int:
             increase = (cumulative_increase(previous.get(series_id), samples, minute)
                         if temporality == TEMPORALITY_CUMULATIVE else delta_increase(samples))
         rollups.append(SeriesMinute(series_id=series_id, minute=minute, samples=len(values), minimum=min(values),
-                                    maximum=max(values), total=sum(values), last=values[-1], increase=increase))
+                                    maximum=max(values), total=sum(values), last=values[-1], increase=increase,
+                                    rolled_at=now))
     SeriesMinute.objects.bulk_create(
         rollups, update_conflicts=True, unique_fields=["series", "minute"],
-        update_fields=["samples", "minimum", "maximum", "total", "last", "increase"],
+        update_fields=["samples", "minimum", "maximum", "total", "last", "increase", "rolled_at"],
     )
     return len(rollups)
 

@@ -65,8 +65,8 @@ def test_unknown_top_level_section():
 
 
 def test_planned_sections_are_rejected_honestly():
-    [error] = errors_of("slos:\n  checkout: {objective: 0.999}\n")
-    assert error.startswith("obs.yaml:1: slos: section not supported by this version yet")
+    [error] = errors_of("anomaly:\n  watch: [x]\n")
+    assert error.startswith("obs.yaml:1: anomaly: section not supported by this version yet")
 
 
 def test_every_error_is_reported_at_once():
@@ -204,3 +204,46 @@ def test_failover_errors():
           storefront: {{notify: [pager]}}
     """)
     assert error == "obs.yaml:5: failover.storefront.notify.0: no webhook named 'pager' in this file"
+
+
+def test_slos_section():
+    config = parse("""
+        slos:
+          checkout-availability: {service: checkout, objective: 0.999, sli: {kind: availability, source: spans}}
+          checkout-latency: {service: checkout, objective: 0.99, window_days: 28, operations: [POST /pay],
+                             sli: {kind: latency, threshold_ms: 250}}
+          orders: {service: orders, objective: 0.995, min_events: 10,
+                   sli: {kind: availability, source: metrics, good: orders.ok, total: orders.total}}
+          replication: {objective: 0.99, sli: {kind: replication}}
+    """)
+    availability = config.slos["checkout-availability"]
+    assert (availability.kind, availability.source, availability.window_days, availability.min_events) == (
+        "availability", "spans", 30, 100)
+    latency = config.slos["checkout-latency"]
+    assert (latency.threshold_ms, latency.window_days, latency.operations) == (250, 28, ("POST /pay",))
+    orders = config.slos["orders"]
+    assert (orders.good_metric, orders.total_metric, orders.min_events) == ("orders.ok", "orders.total", 10)
+    assert config.slos["replication"].kind == "replication"
+    assert availability.detection_note() == "a total outage pages after 52s"
+
+
+def test_slo_errors_name_the_field():
+    errors = errors_of("""
+        slos:
+          loose: {service: checkout, objective: 0.9, sli: {kind: availability}}
+          slow: {service: checkout, objective: 0.99, sli: {kind: latency, threshold_ms: 300}}
+          odd: {objective: 1.5, window_days: 29, sli: {kind: uptime}}
+          metric: {service: x, objective: 0.99, sli: {kind: availability, source: metrics, good: a}}
+          nameless: {objective: 0.99, sli: {kind: availability}}
+    """)
+    assert errors == [
+        "obs.yaml:3: slos.loose.objective: the page tier can never fire: a total outage burns at most 10.0x, "
+        "under the 14.4x threshold; use an objective of at least 0.9306",
+        "obs.yaml:4: slos.slow.sli.threshold_ms: must be a latency bucket bound: "
+        "5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000",
+        "obs.yaml:5: slos.odd.objective: must be greater than 0 and at most 0.99999, got 1.5",
+        "obs.yaml:5: slos.odd.window_days: must be 28 or 30, got 29",
+        "obs.yaml:5: slos.odd.sli.kind: must be one of availability, latency, replication, got 'uptime'",
+        "obs.yaml:6: slos.metric.sli.total: required: the counter metric name",
+        "obs.yaml:7: slos.nameless.service: required for span-based SLIs",
+    ]
