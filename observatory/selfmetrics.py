@@ -67,11 +67,21 @@ class RequestMetricsMiddleware:
         return response
 
 
+_database_collector_registered = False
+
+
 def render_metrics() -> tuple[bytes, str]:
-    """The exposition text for /metrics and its content type."""
+    """The exposition text for /metrics and its content type: process metrics plus database gauges."""
+    global _database_collector_registered
+    from observatory.dbmetrics import DatabaseCollector
+
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        registry.register(DatabaseCollector())
     else:
         registry = REGISTRY
+        if not _database_collector_registered:
+            registry.register(DatabaseCollector())
+            _database_collector_registered = True
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -25,3 +25,26 @@ def test_metrics_counts_requests_by_route_and_status(client):
     unmatched = dict(method="GET", view="unmatched", status="404")
     assert sample(after, "observatory_http_requests_total", **unmatched) >= 1
     assert sample(after, "observatory_http_request_duration_seconds_count", method="GET", view="healthz") >= 2
+
+
+def test_metrics_survive_a_database_outage(start_web):
+    import requests
+
+    base = start_web(DATABASE_URL="postgres://postgres@127.0.0.1:1/observatory")
+    response = requests.get(f"{base}/metrics", timeout=20)
+    assert response.status_code == 200
+    assert "observatory_db_gauges_up 0.0" in response.text
+
+
+@pytest.mark.django_db
+def test_promtool_accepts_the_exposition(client, tmp_path):
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    client.get("/healthz")
+    text = client.get("/metrics").content
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -124,3 +124,36 @@ def test_slos_apply_from_config_with_detection_time(tmp_path):
     call_command("apply", str(path), stdout=out)
     assert "slo checkout: created (a total outage pages after 52s)" in out.getvalue()
     assert Slo.objects.get(name="checkout").objective == 0.999
+
+
+def test_burn_rates_and_budget_are_prometheus_gauges(client, regions, slo):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    east, token = regions["east"]
+    push(client, token, spans(minute_ago(1), requests=100, errors=30))
+    roll_up_pending()
+    evaluate.run_cycle()
+    text = client.get("/metrics").content.decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    key = ("observatory_slo_burn_rate", (("region", "us-east-1"), ("slo", "checkout-availability"), ("window", "1h")))
+    assert samples[key] == pytest.approx(30.0)
+    assert ("observatory_slo_burn_rate", (("region", "global"), ("slo", "checkout-availability"),
+                                          ("window", "30d"))) in samples
+    budget = ("observatory_slo_budget_remaining", (("region", "us-east-1"), ("slo", "checkout-availability")))
+    assert samples[budget] == pytest.approx(1 - 30 / (0.01 * 100))
+    assert samples[("observatory_db_gauges_up", ())] == 1
+
+
+def test_slos_api_lists_global_then_regional_status(client, regions, slo):
+    from django.contrib.auth import get_user_model
+
+    east, token = regions["east"]
+    push(client, token, spans(minute_ago(1), requests=100, errors=30))
+    roll_up_pending()
+    evaluate.run_cycle()
+    client.force_login(get_user_model().objects.create_user("viewer", password="a-long-password-42"))
+    [listed] = client.get("/api/v1/slos").json()
+    assert listed["name"] == "checkout-availability"
+    assert [s["region"] for s in listed["scopes"]] == [None, "us-east-1"]
+    assert listed["scopes"][1]["page"] is True
