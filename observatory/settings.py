@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "observatory.delivery",
     "observatory.failover",
     "observatory.slos",
+    "observatory.detection",
     "observatory.config",
     "dashboards",
 ]

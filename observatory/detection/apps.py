@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DetectionConfig(AppConfig):
+    name = "observatory.detection"
+    label = "detection"
+    verbose_name = "Anomaly detection"
