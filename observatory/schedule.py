@@ -9,6 +9,7 @@ PROBE_TICK_SECONDS = 1.0  # each region is probed at its own interval; this is h
 EVALUATE_SECONDS = 5.0
 DECIDE_SECONDS = 5.0
 SLO_SECONDS = 20.0
+ALERTING_SECONDS = 5.0
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -45,6 +46,11 @@ BEAT_SCHEDULE = {
         "task": "observatory.slos.tasks.evaluate_slos",
         "schedule": SLO_SECONDS,
         "options": {"expires": SLO_SECONDS},
+    },
+    "run-alerting": {
+        "task": "observatory.alerting.tasks.run_alerting",
+        "schedule": ALERTING_SECONDS,
+        "options": {"expires": ALERTING_SECONDS},
     },
     "maintain-storage": {
         "task": "observatory.telemetry.tasks.maintain_storage",

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "observatory.failover",
     "observatory.slos",
     "observatory.detection",
+    "observatory.alerting",
     "observatory.config",
     "dashboards",
 ]
@@ -142,6 +143,13 @@ ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=1)
 REGION_STALE_AFTER_SECONDS = env.read_int("REGION_STALE_AFTER_SECONDS", 90, minimum=5)
 SIGNAL_MAX_AGE_SECONDS = env.read_int("SIGNAL_MAX_AGE_SECONDS", 120, minimum=5)
 BACKLOG_LIMIT = env.read_int("BACKLOG_LIMIT", 10000, minimum=0)
+
+# Alerting defaults (Alertmanager semantics), overridable per route later.
+ALERT_GROUP_WAIT_SECONDS = env.read_int("ALERT_GROUP_WAIT_SECONDS", 30, minimum=0)
+ALERT_GROUP_INTERVAL_SECONDS = env.read_int("ALERT_GROUP_INTERVAL_SECONDS", 300, minimum=1)
+ALERT_REPEAT_INTERVAL_SECONDS = env.read_int("ALERT_REPEAT_INTERVAL_SECONDS", 4 * 3600, minimum=60)
+ALERT_MAX_SILENCE_SECONDS = env.read_int("ALERT_MAX_SILENCE_SECONDS", 7 * 86400, minimum=60)
+EXTERNAL_URL = env.read_str("OBSERVATORY_EXTERNAL_URL", "http://127.0.0.1:8000")
 
 # Outbound HTTP (webhooks, probes): allow private/loopback destinations (internal controllers, demos).
 OUTBOUND_ALLOW_PRIVATE = env.read_bool("OUTBOUND_ALLOW_PRIVATE", False)

@@ -10,7 +10,7 @@ from observatory.failover.models import FailoverPolicy
 from observatory.regions.models import Region
 from observatory.slos.models import Slo
 
-SECRET_FIELDS = {"secret"}
+SECRET_FIELDS = {"secret", "routing_key"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def _check_failover(spec: FailoverSpec) -> list[str]:
 
 
 def _apply_webhook(spec: WebhookSpec) -> Change:
-    fields = {"url": spec.url, "secret": spec.secret, "events": list(spec.events), "format": spec.format}
+    fields = {"url": spec.url, "secret": spec.secret, "events": list(spec.events), "format": spec.format,
+              "routing_key": spec.routing_key}
     existing = Endpoint.objects.filter(name=spec.name).first()
     if existing is not None and existing.url != spec.url:
         fields.update(enabled=True, disabled_reason="")  # a new URL gets a fresh chance

@@ -63,6 +63,7 @@ class WebhookSpec:
     secret: str
     events: tuple[str, ...]
     format: str = "standard"
+    routing_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _read_named(reader: Reader, value, section: str, read_one) -> dict:
 
 def _read_webhook(reader: Reader, name: str, value, path: tuple) -> WebhookSpec | None:
     errors_before = len(reader.errors)
-    fields = reader.mapping(value, path, ("url", "secret", "events", "format"))
+    fields = reader.mapping(value, path, ("url", "secret", "events", "format", "routing_key"))
     if fields is None:
         return None
     for required in ("url", "secret", "events"):
@@ -160,9 +161,12 @@ def _read_webhook(reader: Reader, name: str, value, path: tuple) -> WebhookSpec 
         if not EVENT_RE.match(event):
             reader.error(path + ("events", i), f"{event!r} is not an event pattern like failover.* or alert.firing")
     fmt = reader.choice(fields["format"], path + ("format",), FORMATS) if "format" in fields else "standard"
+    routing_key = reader.string(fields["routing_key"], path + ("routing_key",)) if "routing_key" in fields else ""
+    if fmt == "pagerduty" and not routing_key:
+        reader.error(path + ("routing_key",), "required for format pagerduty (the integration key)")
     if len(reader.errors) > errors_before:
         return None
-    return WebhookSpec(name, url, secret, tuple(events), fmt)
+    return WebhookSpec(name, url, secret, tuple(events), fmt, routing_key)
 
 
 def _valid_secret(secret: str) -> bool:

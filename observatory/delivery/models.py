@@ -16,6 +16,7 @@ class Endpoint(models.Model):
     secret = models.CharField(max_length=255, help_text="whsec_… (Standard Webhooks)")
     events = models.JSONField(default=list, help_text='event patterns, e.g. ["failover.*"]')
     format = models.CharField(max_length=16, choices=Format.choices, default=Format.STANDARD)
+    routing_key = models.CharField(max_length=64, blank=True, help_text="PagerDuty integration key (format pagerduty)")
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -69,10 +69,11 @@ def claim(delivery_id=None, limit: int = 50) -> list[tuple[str, str]]:
                              WHERE state = 'pending' AND next_attempt_at <= %s
                                AND (claimed_until IS NULL OR claimed_until < %s) {by_id}
                              ORDER BY next_attempt_at LIMIT %s {lock})
-                RETURNING id""",
+                RETURNING id, next_attempt_at, created_at""",
             params + inner,
         )
-        return [(str(row[0]), str(token)) for row in cursor.fetchall()]
+        rows = sorted(cursor.fetchall(), key=lambda row: (row[1], row[2]))  # RETURNING has no order
+        return [(str(row[0]), str(token)) for row in rows]
 
 
 def _db_uuid(value):
