@@ -3,8 +3,9 @@
 import logging
 import time
 
+import psycopg
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.views.decorators.csrf import csrf_exempt
 
 from collectors import auth, responses
@@ -17,6 +18,8 @@ from observatory.telemetry import ingest
 
 log = logging.getLogger(__name__)
 
+# The database (or the connection to it) is down: the client should retry later.
+UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 _limiters: dict = {}
 _fingerprints: dict = {}  # identity key -> series fingerprint, shared across requests
 
@@ -52,7 +55,13 @@ def export_traces(request):
 
 def _export(request, signal: str):
     started = time.perf_counter()
-    response, region = _handle(request, signal)
+    try:
+        response = _handle(request, signal)
+    except Exception:
+        # Whatever went wrong, a 500 would make the exporter drop the batch; 503 makes it retry.
+        log.exception("ingest: unexpected error")
+        response = responses.error(503, "internal error, retry later", _media_type(request) or JSON,
+                                   settings.INGEST_RETRY_AFTER_SECONDS)
     selfmetrics.INGEST_REQUESTS.labels(signal, str(response.status_code)).inc()
     selfmetrics.INGEST_LATENCY.labels(signal).observe(time.perf_counter() - started)
     return response
@@ -64,26 +73,26 @@ def _handle(request, signal: str):
     if request.method != "POST":
         response = responses.error(405, f"{request.method} is not allowed; OTLP/HTTP uses POST", answer)
         response["Allow"] = "POST"
-        return response, None
+        return response
     try:
         grant = auth.authenticate(request.headers.get("Authorization", ""))
-    except (OperationalError, InterfaceError, DatabaseError):
-        log.warning("ingest auth: database unavailable", exc_info=True)
-        return responses.error(503, "database unavailable, retry later", answer, settings.INGEST_RETRY_AFTER_SECONDS), None
+    except UNAVAILABLE as exc:
+        log.warning("ingest auth: database unavailable: %s", exc)
+        return responses.error(503, "database unavailable, retry later", answer, settings.INGEST_RETRY_AFTER_SECONDS)
     if grant is None:
         selfmetrics.INGEST_AUTH_FAILURES.inc()
-        return responses.error(401, "missing or invalid bearer token (Authorization: Bearer <region token>)", answer), None
+        return responses.error(401, "missing or invalid bearer token (Authorization: Bearer <region token>)", answer)
     if media is None:
         given = request.headers.get("Content-Type", "") or "none"
-        return responses.error(415, f"Content-Type {given!r} is not supported; use {PROTOBUF} or {JSON}", JSON), None
+        return responses.error(415, f"Content-Type {given!r} is not supported; use {PROTOBUF} or {JSON}", JSON)
     wait = _limiter().take(grant.token_hash)
     if wait:
-        return responses.error(429, "rate limit exceeded for this token", media, wait), None
+        return responses.error(429, "rate limit exceeded for this token", media, wait)
     inflight = _inflight()
     if not inflight.try_acquire():
-        return responses.error(503, "ingest is overloaded, retry later", media, 1), None
+        return responses.error(503, "ingest is overloaded, retry later", media, 1)
     try:
-        return _ingest(request, signal, media, grant), grant
+        return _ingest(request, signal, media, grant)
     finally:
         inflight.release()
 
@@ -113,8 +122,8 @@ def _ingest(request, signal: str, media: str, grant):
             rows = flatten_spans(message, resolver, window)
             ingest.write_spans(rows)
             accepted = len(rows.spans)
-    except (OperationalError, InterfaceError, DatabaseError):
-        log.warning("ingest: database unavailable", exc_info=True)
+    except UNAVAILABLE as exc:
+        log.warning("ingest: database unavailable: %s", exc)
         return responses.error(503, "database unavailable, retry later", media, settings.INGEST_RETRY_AFTER_SECONDS)
     except Exception:
         # A bug must not make clients drop data: 503 makes them retry while we fix it.

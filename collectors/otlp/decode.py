@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -17,6 +18,7 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+_HEX = re.compile(r"[0-9a-fA-F]*")  # bytes.fromhex alone would skip whitespace
 REQUEST_TYPES = {"metrics": ExportMetricsServiceRequest, "traces": ExportTraceServiceRequest}
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 
@@ -38,7 +40,7 @@ def decode_request(signal: str, media_type: str, body: bytes) -> Message:
         return message
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers over Python's digit limit
         raise DecodeError(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise DecodeError("invalid JSON: nested too deeply") from None
@@ -94,10 +96,6 @@ def _convert_ids(obj: dict, where: str) -> None:
         value = obj.get(key)
         if value is None or value == "":
             continue
-        if not isinstance(value, str) or len(value) != size * 2:
+        if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) != size * 2:
             raise DecodeError(f"{where}.{key}: expected {size * 2} hex digits, got {value!r:.60}")
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            raise DecodeError(f"{where}.{key}: expected {size * 2} hex digits, got {value!r:.60}") from None
-        obj[key] = base64.b64encode(raw).decode()
+        obj[key] = base64.b64encode(bytes.fromhex(value)).decode()
