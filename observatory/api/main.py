@@ -21,7 +21,9 @@ class BearerApiKey(APIKeyHeader):
         return user
 
 
-api = NinjaAPI(title="Observatory API", version="1", urls_namespace="api-v1", auth=[django_auth, BearerApiKey()])
+# The API key goes first: session auth answers a failed CSRF check with 403 without trying the next
+# method, and scripts holding a key have no CSRF token.
+api = NinjaAPI(title="Observatory API", version="1", urls_namespace="api-v1", auth=[BearerApiKey(), django_auth])
 
 
 @api.exception_handler(QueryError)

@@ -68,10 +68,24 @@ def central_data_fresh(regions: list[Region], source: str, now) -> bool:
     return others_seen and (probed or not source_region.probe_url)
 
 
+def release_lease(holder: str) -> None:
+    Lease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=timezone.now())
+
+
 def run_decider(holder: str | None = None) -> list[Decision]:
+    """One decider pass. The lease keeps passes from overlapping and is released at the end,
+    so the next probe or tick can decide at once; epochs and the one-open-decision index
+    stop duplicates even if a lease expires mid-pass."""
     holder = holder or f"decider-{uuid.uuid4().hex[:8]}"
     if not acquire_lease(holder):
         return []
+    try:
+        return _decide_all()
+    finally:
+        release_lease(holder)
+
+
+def _decide_all() -> list[Decision]:
     made = []
     now = timezone.now()
     for policy in FailoverPolicy.objects.all():

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from observatory import outbound
@@ -23,11 +23,17 @@ from observatory.regions.models import Region
 def claim_due(now) -> list[Region]:
     due = []
     for region in Region.objects.exclude(probe_url=""):
-        RegionHealth.objects.get_or_create(region=region)
+        health, _ = RegionHealth.objects.get_or_create(region=region)
+        if health.next_probe_at is not None and health.next_probe_at > now:
+            continue
         interval = timedelta(seconds=region.probe_interval_seconds)
-        claimed = RegionHealth.objects.filter(region=region).filter(
-            Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=now)
-        ).update(next_probe_at=now + interval, last_probe_at=now)
+        # Keep the cadence: the next probe is one interval after this one was due, not after
+        # the tick that noticed it (ticks are a second apart), unless we have fallen behind.
+        following = health.next_probe_at + interval if health.next_probe_at else now + interval
+        if following <= now:
+            following = now + interval
+        claimed = RegionHealth.objects.filter(region=region, next_probe_at=health.next_probe_at).update(
+            next_probe_at=following, last_probe_at=now)
         if claimed:
             due.append(region)
     return due

@@ -93,3 +93,34 @@ def test_retried_callback_is_idempotent(world, client, operator):
     assert post(client, url, {"status": "executed"}).status_code == 409
     listed = client.get("/api/v1/failovers", {"group": "storefront"}).json()
     assert [d["state"] for d in listed] == ["failed"]
+
+
+def test_api_keys_work_for_actions_even_with_csrf_checks(world, operator):
+    from django.test import Client
+
+    from observatory.api.keys import issue_api_key
+
+    world.probe_round(4)
+    key = issue_api_key(operator)
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post("/api/v1/failovers", {"group": "storefront", "target": "eu-west-1", "reason": "drill"},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 201, response.content
+    strict.force_login(operator)
+    no_token = strict.post(f"/api/v1/failovers/{response.json()['id']}/abort", {"reason": "x"},
+                           content_type="application/json")
+    assert no_token.status_code == 403  # a browser session still needs its CSRF token
+
+
+def test_probes_keep_their_cadence(world):
+    from datetime import timedelta
+
+    from observatory.failover import probes
+    from observatory.failover.models import RegionHealth
+
+    world.probe_round(1)
+    first = RegionHealth.objects.get(region__name="us-east-1").next_probe_at
+    later = first + timedelta(seconds=0.9)  # the tick that notices the probe is due comes a bit late
+    assert probes.claim_due(later) != []
+    assert RegionHealth.objects.get(region__name="us-east-1").next_probe_at == first + timedelta(seconds=10)
+    assert probes.claim_due(later) == []  # claimed once
