@@ -11,50 +11,19 @@ DECIDE_SECONDS = 5.0
 SLO_SECONDS = 20.0
 ALERTING_SECONDS = 5.0
 
+
+def every(task: str, seconds: float, expires: float | None = None) -> dict:
+    return {"task": task, "schedule": seconds, "options": {"expires": expires or seconds}}
+
+
 BEAT_SCHEDULE = {
-    "heartbeat": {
-        "task": "observatory.ops.tasks.record_heartbeat",
-        "schedule": HEARTBEAT_SECONDS,
-        "options": {"expires": HEARTBEAT_SECONDS},
-    },
-    "roll-up-minutes": {
-        "task": "observatory.telemetry.tasks.roll_up_minutes",
-        "schedule": ROLLUP_SECONDS,
-        "options": {"expires": ROLLUP_SECONDS},
-    },
-    "send-due-deliveries": {
-        "task": "observatory.delivery.tasks.send_due_deliveries",
-        "schedule": DELIVERY_SWEEP_SECONDS,
-        "options": {"expires": DELIVERY_SWEEP_SECONDS},
-    },
-    "probe-regions": {
-        "task": "observatory.failover.tasks.probe_regions",
-        "schedule": PROBE_TICK_SECONDS,
-        "options": {"expires": PROBE_TICK_SECONDS},
-    },
-    "evaluate-regions": {
-        "task": "observatory.failover.tasks.evaluate_regions",
-        "schedule": EVALUATE_SECONDS,
-        "options": {"expires": EVALUATE_SECONDS},
-    },
-    "run-decider": {
-        "task": "observatory.failover.tasks.run_decider",
-        "schedule": DECIDE_SECONDS,
-        "options": {"expires": DECIDE_SECONDS},
-    },
-    "evaluate-slos": {
-        "task": "observatory.slos.tasks.evaluate_slos",
-        "schedule": SLO_SECONDS,
-        "options": {"expires": SLO_SECONDS},
-    },
-    "run-alerting": {
-        "task": "observatory.alerting.tasks.run_alerting",
-        "schedule": ALERTING_SECONDS,
-        "options": {"expires": ALERTING_SECONDS},
-    },
-    "maintain-storage": {
-        "task": "observatory.telemetry.tasks.maintain_storage",
-        "schedule": STORAGE_SECONDS,
-        "options": {"expires": STORAGE_SECONDS / 2},
-    },
+    "heartbeat": every("observatory.ops.tasks.record_heartbeat", HEARTBEAT_SECONDS),
+    "roll-up-minutes": every("observatory.telemetry.tasks.roll_up_minutes", ROLLUP_SECONDS),
+    "send-due-deliveries": every("observatory.delivery.tasks.send_due_deliveries", DELIVERY_SWEEP_SECONDS),
+    "probe-regions": every("observatory.failover.tasks.probe_regions", PROBE_TICK_SECONDS),
+    "evaluate-regions": every("observatory.failover.tasks.evaluate_regions", EVALUATE_SECONDS),
+    "run-decider": every("observatory.failover.tasks.run_decider", DECIDE_SECONDS),
+    "evaluate-slos": every("observatory.slos.tasks.evaluate_slos", SLO_SECONDS),
+    "run-alerting": every("observatory.alerting.tasks.run_alerting", ALERTING_SECONDS),
+    "maintain-storage": every("observatory.telemetry.tasks.maintain_storage", STORAGE_SECONDS, STORAGE_SECONDS / 2),
 }
