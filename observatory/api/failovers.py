@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.shortcuts import get_object_or_404
@@ -81,9 +81,21 @@ def register(api):
         for s in RegionSignal.objects.all():
             signals.setdefault(s.region_id, []).append(
                 {"signal": s.signal, "key": s.key, "value": s.value, "observed_at": s.observed_at})
+        from dataclasses import asdict
+
+        from django.utils import timezone
+
+        from observatory.failover.decide import lag_status
+        from observatory.telemetry.queries import lag_reports
+
+        now = timezone.now()
+        history = lag_reports(now - timedelta(minutes=10))
+        lag_signals = list(RegionSignal.objects.filter(signal="observatory.replication.lag"))
         result = []
         for region in Region.objects.all():
             health = healths.get(region.id)
+            peers = sorted({s.key for s in lag_signals if s.region_id == region.id})
+            replication = {peer: asdict(lag_status(region, peer, now, lag_signals, history)) for peer in peers}
             result.append({
                 "name": region.name, "group": region.group, "role": region.role, "rpo_seconds": region.rpo_seconds,
                 "last_seen_at": region.last_seen_at,
@@ -93,6 +105,7 @@ def register(api):
                           "successes": health.probe_successes if health else 0,
                           "last_probe_at": health.last_probe_at if health else None},
                 "signals": signals.get(region.id, []),
+                "replication": replication,
             })
         return result
 

@@ -18,6 +18,7 @@ from observatory.analytics.replication import LagReport, assess_lag
 from observatory.delivery import outbox
 from observatory.failover.models import Decision, FailoverPolicy, GroupState, Lease, RegionHealth
 from observatory.regions.models import Region
+from observatory.telemetry import queries
 from observatory.telemetry.models import RegionSignal, SignalMapping
 
 log = logging.getLogger(__name__)
@@ -40,18 +41,27 @@ def group_state(group: str, regions: list[Region]) -> GroupState:
     return state
 
 
+def lag_status(region: Region, peer: str, now, signals=None, history=None):
+    """Replication lag of ``region`` behind ``peer``: minute history plus the latest report."""
+    history = queries.lag_reports(now - timedelta(minutes=10)) if history is None else history
+    signals = RegionSignal.objects.filter(region=region, signal=SignalMapping.Signal.REPLICATION_LAG) \
+        if signals is None else signals
+    reports = [LagReport(at, value) for at, value in history.get((region.id, peer), [])]
+    reports += [LagReport(s.observed_at, s.value) for s in signals if s.region_id == region.id and s.key == peer]
+    return assess_lag(reports, now, region.rpo_seconds, timedelta(seconds=settings.SIGNAL_MAX_AGE_SECONDS))
+
+
 def region_views(regions: list[Region], state: GroupState, now) -> dict[str, gates.RegionView]:
     healths = {h.region_id: h for h in RegionHealth.objects.filter(region__in=regions)}
-    lag_signals = RegionSignal.objects.filter(region__in=regions, signal=SignalMapping.Signal.REPLICATION_LAG)
+    lag_signals = list(RegionSignal.objects.filter(region__in=regions, signal=SignalMapping.Signal.REPLICATION_LAG))
+    history = queries.lag_reports(now - timedelta(minutes=10))
     active = state.active_region
     views = {}
     for region in regions:
         health = healths.get(region.id)
         lag = None
         if active is not None and region.id != active.id:
-            reports = [LagReport(s.observed_at, s.value) for s in lag_signals
-                       if s.region_id == region.id and s.key == active.name]
-            lag = assess_lag(reports, now, region.rpo_seconds, timedelta(seconds=settings.SIGNAL_MAX_AGE_SECONDS))
+            lag = lag_status(region, active.name, now, lag_signals, history)
         views[region.name] = gates.RegionView(
             region.name, active is not None and region.id == active.id,
             health.state if health else "unknown", tuple(health.kinds) if health else (),

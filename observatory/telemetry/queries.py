@@ -109,3 +109,13 @@ def series_minutes_rolled_since(since: datetime, until_minute: datetime, names: 
     return list(SeriesMinute.objects.filter(rolled_at__gt=since, minute__lte=until_minute,
                                             series__name__in=names).values_list(
         "series__region_id", "series__service", "series__name", "minute", "maximum", "increase"))
+
+
+def lag_reports(since: datetime) -> dict[tuple[int, str], list[tuple[datetime, float]]]:
+    """Replication lag history from the minute rollups: {(region_id, peer): [(minute, last lag)]}."""
+    rows = SeriesMinute.objects.filter(series__name="observatory.replication.lag", minute__gte=since).values_list(
+        "series__region_id", "series__attributes", "minute", "last")
+    history: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
+    for region_id, attributes, minute, last in rows:
+        history[(region_id, str(attributes.get("peer.region", "")))].append((minute, last))
+    return history

@@ -124,3 +124,34 @@ def test_probes_keep_their_cadence(world):
     assert probes.claim_due(later) != []
     assert RegionHealth.objects.get(region__name="us-east-1").next_probe_at == first + timedelta(seconds=10)
     assert probes.claim_due(later) == []  # claimed once
+
+
+def test_regions_endpoint_reports_replication_lag_against_rpo(world, client, viewer):
+    world.lag("eu-west-1", 45.0)
+    client.force_login(viewer)
+    regions = {r["name"]: r for r in client.get("/api/v1/regions").json()}
+    lag = regions["eu-west-1"]["replication"]["us-east-1"]
+    assert (lag["state"], lag["current_seconds"], lag["rpo_seconds"], lag["within_rpo"]) == (
+        "over_rpo", 45.0, 30, False)
+    assert regions["ap-south-1"]["replication"]["us-east-1"]["state"] == "ok"
+
+
+def test_lag_history_from_rollups_gives_p95_and_trend(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from observatory.failover.decide import lag_status
+    from observatory.telemetry.models import Series, SeriesMinute
+
+    west = world.regions["eu-west-1"]
+    series = Series.objects.create(fingerprint=77, region=west, name="observatory.replication.lag", kind=1,
+                                   service="db", attributes={"peer.region": "us-east-1"})
+    now = timezone.now().replace(second=0, microsecond=0)
+    for minutes_ago, lag in [(4, 5.0), (3, 10.0), (2, 15.0), (1, 20.0)]:
+        SeriesMinute.objects.create(series=series, minute=now - timedelta(minutes=minutes_ago), samples=1,
+                                    minimum=lag, maximum=lag, total=lag, last=lag)
+    world.lag("eu-west-1", 25.0)
+    status = lag_status(west, "us-east-1", timezone.now())
+    assert status.trend == "rising" and status.current_seconds == 25.0 and status.p95_seconds == 25.0
+    assert status.slope > 0 and status.catch_up_seconds is None
