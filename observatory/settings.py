@@ -136,7 +136,8 @@ INGEST_MAX_FUTURE_SECONDS = env.read_int("INGEST_MAX_FUTURE_SECONDS", 300, minim
 INGEST_RETRY_AFTER_SECONDS = env.read_int("INGEST_RETRY_AFTER_SECONDS", 5, minimum=1)
 INGEST_TOKEN_CACHE_SECONDS = env.read_int("INGEST_TOKEN_CACHE_SECONDS", 30, minimum=0)
 RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
-ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=1)
+ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=31)  # SLO windows need 30 days
+SLO_EVALUATION_RETENTION_DAYS = env.read_int("SLO_EVALUATION_RETENTION_DAYS", 7, minimum=1)
 
 # Region health: telemetry older than this is stale; health signals older than SIGNAL_MAX_AGE are ignored;
 # a queue backlog above BACKLOG_LIMIT messages counts as evidence.

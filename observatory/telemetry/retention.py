@@ -27,4 +27,14 @@ def maintain() -> dict:
     rollup_cutoff = timezone.now() - timedelta(days=settings.ROLLUP_RETENTION_DAYS)
     deleted_rollups = SeriesMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
     deleted_rollups += SpanMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
+    deleted_rollups += _delete_slo_history(rollup_cutoff)
     return {"dropped_partitions": dropped, "deleted_raw_rows": deleted_raw, "deleted_rollups": deleted_rollups}
+
+
+def _delete_slo_history(cutoff) -> int:
+    """SLI minutes and evaluations past every SLO window (the longest is 30 days; rollups outlive it)."""
+    from observatory.slos.models import Evaluation, SliMinute
+
+    evaluations_cutoff = timezone.now() - timedelta(days=settings.SLO_EVALUATION_RETENTION_DAYS)
+    return (SliMinute.objects.filter(minute__lt=cutoff).delete()[0]
+            + Evaluation.objects.filter(evaluated_at__lt=evaluations_cutoff).delete()[0])
