@@ -15,7 +15,6 @@ from observatory.slos import evaluate
 from observatory.slos.models import SliMinute, Slo, SloStatus, WindowState
 from observatory.telemetry.rollups import roll_up_pending
 
-NOW = datetime.now(timezone.utc)
 FIVE_MIN, ONE_HOUR, THIRTY_DAYS = "300", "3600", str(30 * 86400)
 
 
@@ -55,7 +54,7 @@ def slo(transactional_db):
 
 
 def minute_ago(n: int) -> datetime:
-    return (NOW - timedelta(minutes=n)).replace(second=0, microsecond=0)
+    return (datetime.now(timezone.utc) - timedelta(minutes=n)).replace(second=0, microsecond=0)
 
 
 def status(slo, region=None):
