@@ -2,10 +2,10 @@
 
 PostgreSQL: binary COPY straight into the partitioned tables. A re-sent batch
 hits the natural keys (series+time, trace+span+start); then the transaction is
-rolled back and run again with that table's rows going through a temporary
-table with ON CONFLICT DO NOTHING, so retries never duplicate. A row for a day
-without a partition rolls it back too: the partitions are created, then it runs
-again. SQLite (embedded default): INSERT OR IGNORE.
+rolled back and run again with the batch's rows going through temporary tables
+with ON CONFLICT DO NOTHING, so retries never duplicate. A row for a day without
+a partition rolls it back too: the partitions are created, then it runs again.
+SQLite (embedded default): INSERT OR IGNORE.
 """
 
 import json
@@ -85,7 +85,9 @@ def _write_retrying(write, times: list, tables: tuple) -> None:
 
     The first attempt COPYs straight into the tables, without a savepoint around
     each COPY (two round trips each, on every request). Re-sends and new days are
-    rare: rolling back the whole attempt and running it again costs only then.
+    rare: rolling back the whole attempt and running it again costs only then. A
+    re-send usually repeats every table of the batch, so all of them then go
+    through staging.
     """
     dedupe: set[str] = set()  # tables whose rows go through staging, skipping duplicates
     partitions_created = False
@@ -93,12 +95,10 @@ def _write_retrying(write, times: list, tables: tuple) -> None:
         try:
             write(dedupe)
             return
-        except psycopg.errors.UniqueViolation as exc:
-            hit = exc.diag.table_name or ""  # the partition, e.g. telemetry_point_p20250101
-            conflicting = {t for t in tables if hit.startswith(t + "_p")} or set(tables)
-            if conflicting <= dedupe:
+        except psycopg.errors.UniqueViolation:
+            if dedupe:
                 raise
-            dedupe |= conflicting
+            dedupe = set(tables)
         except psycopg.errors.CheckViolation:
             # No partition for some row: create the days this batch needs, then run again (once).
             if partitions_created:
