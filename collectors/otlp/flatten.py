@@ -10,6 +10,7 @@ valid in the same request is lost.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
@@ -92,24 +93,51 @@ class SpanRows:
 class KVList(tuple):
     """A kvlist AnyValue: sorted (key, value) pairs, told apart from an array of pairs."""
 
+    def __repr__(self):  # fingerprints hash repr(): a map must not look like an array of pairs
+        return "KVList" + tuple.__repr__(self)
+
+
+class Typed:
+    """A bool, double or bytes attribute value. Plain Python values would compare equal across
+    types (1 == True == 1.0, b"01".hex() == "01") and merge distinct series in identity caches."""
+
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag: str, value):
+        self.tag, self.value = tag, value
+
+    def __eq__(self, other):
+        return type(other) is Typed and self.tag == other.tag and self.value == other.value
+
+    def __hash__(self):
+        return hash((self.tag, self.value))
+
+    def __repr__(self):
+        return f"{self.tag}:{self.value!r}"
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text and jsonb cannot hold NUL; keep the rest of the string."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
 
 def any_value(value):
     """An OTLP AnyValue as a hashable Python value (arrays as tuples, maps as KVList)."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return value.string_value
+        return _text(value.string_value)
     if kind == "int_value":
         return value.int_value
     if kind == "double_value":
-        return value.double_value
+        return Typed("double", value.double_value)
     if kind == "bool_value":
-        return value.bool_value
+        return Typed("bool", value.bool_value)
     if kind == "array_value":
         return tuple(any_value(v) for v in value.array_value.values)
     if kind == "kvlist_value":
-        return KVList(sorted(((kv.key, any_value(kv.value)) for kv in value.kvlist_value.values), key=_first))
+        return KVList(sorted(((_text(kv.key), any_value(kv.value)) for kv in value.kvlist_value.values), key=_first))
     if kind == "bytes_value":
-        return value.bytes_value.hex()
+        return Typed("bytes", value.bytes_value.hex())
     return None
 
 
@@ -117,7 +145,7 @@ def attribute_pairs(attributes) -> tuple:
     """Sorted (key, value) pairs: the canonical, typed form used for identity."""
     pairs = []
     for kv in attributes:  # the hot loop of metric ingest: the common cases inline
-        pairs.append((kv.key, _scalar_or_any(kv.value)))
+        pairs.append((_text(kv.key), _scalar_or_any(kv.value)))
     pairs.sort(key=_first)
     return tuple(pairs)
 
@@ -126,9 +154,9 @@ def _scalar_or_any(value):
     """any_value(value), faster for the usual attribute values."""
     text = value.string_value
     if text:  # a non-empty string: the oneof holds string_value
-        return text
+        return _text(text)
     kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind in _SCALARS else any_value(value)
+    return value.int_value if kind == "int_value" else any_value(value)
 
 
 def pairs_to_json(pairs: tuple) -> dict:
@@ -136,6 +164,11 @@ def pairs_to_json(pairs: tuple) -> dict:
 
 
 def _jsonable(value):
+    if isinstance(value, Typed):
+        value = value.value
+        if isinstance(value, float) and not math.isfinite(value):
+            return repr(value)  # JSON has no NaN or infinity
+        return value
     if isinstance(value, KVList):
         return {k: _jsonable(v) for k, v in value}
     if isinstance(value, tuple):
@@ -194,7 +227,7 @@ def _count_points(metric) -> int:
 
 
 def _service(resource_pairs: tuple) -> str:
-    return next((str(v) for k, v in resource_pairs if k == "service.name"), "unknown_service")
+    return next((str(_jsonable(v)) for k, v in resource_pairs if k == "service.name"), "unknown_service")
 
 
 def _flatten_metric(metric, region_id, resource_pairs, service, window, cache, rows, times=None) -> None:
@@ -208,6 +241,9 @@ def _flatten_metric(metric, region_id, resource_pairs, service, window, cache, r
         return
     if not name:
         rows.rejected.add(len(data.data_points), "metric without a name")
+        return
+    if "\x00" in name:
+        rows.rejected.add(len(data.data_points), f"metric {name!r}: the name contains a NUL character")
         return
     kind = {"gauge": GAUGE, "sum": SUM}.get(data_kind, HISTOGRAM)
     temporality = getattr(data, "aggregation_temporality", 0)
@@ -248,7 +284,11 @@ def _flatten_metric(metric, region_id, resource_pairs, service, window, cache, r
             if start is None:
                 start = times[start_ns] = to_datetime(start_ns)
         if kind == HISTOGRAM:
-            histogram = _histogram_row(point, data_kind)
+            try:
+                histogram = _histogram_row(point, data_kind)
+            except OverflowError:
+                rows.rejected.add(1, f"metric {name!r}: exponential bucket bounds overflow a double")
+                continue
             if histogram is None:
                 rows.rejected.add(1, f"metric {name!r}: bucket counts do not match the bounds")
                 continue
@@ -330,11 +370,14 @@ def _span_row(span, region_id: int, service: str, window: Window, rejected: Reje
     if end_ns < start_ns:
         rejected.add(1, f"span {span.name!r}: end_time_unix_nano is before start_time_unix_nano")
         return None
+    if "\x00" in span.name:
+        rejected.add(1, f"span {span.name!r}: the name contains a NUL character")
+        return None
     attributes = {}
     route = http_status = None
     for kv in span.attributes:  # the hot loop of span ingest
-        key, value = kv.key, _scalar_or_any(kv.value)
-        attributes[key] = _jsonable(value) if isinstance(value, tuple) else value
+        key, value = _text(kv.key), _scalar_or_any(kv.value)
+        attributes[key] = _jsonable(value) if isinstance(value, (tuple, Typed)) else value
         if key == "http.route":
             if isinstance(value, str):
                 route = value
@@ -343,13 +386,15 @@ def _span_row(span, region_id: int, service: str, window: Window, rejected: Reje
     parent = span.parent_span_id
     status = span.status
     return (region_id, trace_id, span_id, parent if len(parent) == 8 else None, service, span.name, span.kind,
-            status.code, status.message, to_datetime(start_ns), (end_ns - start_ns) / 1e6,
+            status.code, _text(status.message), to_datetime(start_ns), (end_ns - start_ns) / 1e6,
             route, http_status, attributes)
 
 
 def _as_status(value) -> int | None:
+    if isinstance(value, Typed):
+        value = value.value
     try:
         status = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return status if 100 <= status <= 599 else None

@@ -521,16 +521,11 @@ def poison_span(now: int, **fields) -> bytes:
 
 
 @pytest.mark.parametrize("case", [
-    pytest.param("status code inf", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: flatten._as_status raises OverflowError on int(inf); the view answers 503")),
-    pytest.param("attribute NaN", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: NaN attribute becomes JSON NaN, which jsonb rejects; the view answers 503")),
-    pytest.param("NUL in span name", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: PostgreSQL text cannot hold U+0000; the COPY fails and the view answers 503")),
-    pytest.param("NUL in metric name", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: PostgreSQL text cannot hold U+0000; the series INSERT fails and the view answers 503")),
-    pytest.param("huge exponential offset", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: exponential_to_explicit raises OverflowError; the view answers 503")),
+    "status code inf",
+    "attribute NaN",
+    "NUL in span name",
+    "NUL in metric name",
+    "huge exponential offset",
 ])
 def test_unstorable_batch_is_not_answered_with_a_retryable_error(client, token, case):
     now = time.time_ns()
