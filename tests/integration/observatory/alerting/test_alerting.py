@@ -9,7 +9,6 @@ from observatory.alerting.dispatch import dispatch, render_alertmanager, render_
 from observatory.alerting.evaluate import evaluate_alerts
 from observatory.alerting.models import Alert, Silence
 from observatory.alerting.silences import create_silence, expire_unmatched
-from observatory.delivery import outbox
 from tests.integration.observatory.alerting.conftest import at, condition
 
 
@@ -19,8 +18,9 @@ def step(seconds, *conditions):
 
 
 def deliver(receiver):
-    while outbox.send_due():
-        pass
+    from tests.integration.observatory.failover.test_scenarios import deliver_all
+
+    deliver_all()
     return [r["body"] for r in receiver.received() if r["verified"]]
 
 

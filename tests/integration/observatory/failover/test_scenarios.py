@@ -13,10 +13,14 @@ from observatory.failover import decide
 from observatory.failover.models import Decision, GroupState, HealthTransition
 
 
-def deliver_all():
-    for _ in range(20):
-        if not outbox.send_due():
+def deliver_all(timeout: float = 15.0):
+    """Send every due delivery here, and wait for any a Celery worker of the suite has claimed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outbox.send_due()
+        if not Delivery.objects.filter(state="pending", next_attempt_at__lte=timezone.now()).exists():
             return
+        time.sleep(0.1)
 
 
 def failover_events(receiver):
