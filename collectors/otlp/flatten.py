@@ -145,7 +145,8 @@ def attribute_pairs(attributes) -> tuple:
     """Sorted (key, value) pairs: the canonical, typed form used for identity."""
     pairs = []
     for kv in attributes:  # the hot loop of metric ingest: the common cases inline
-        pairs.append((_text(kv.key), _scalar_or_any(kv.value)))
+        key = kv.key
+        pairs.append((_text(key) if "\x00" in key else key, _scalar_or_any(kv.value)))
     pairs.sort(key=_first)
     return tuple(pairs)
 
@@ -154,7 +155,7 @@ def _scalar_or_any(value):
     """any_value(value), faster for the usual attribute values."""
     text = value.string_value
     if text:  # a non-empty string: the oneof holds string_value
-        return _text(text)
+        return _text(text) if "\x00" in text else text
     kind = value.WhichOneof("value")
     return value.int_value if kind == "int_value" else any_value(value)
 
@@ -376,7 +377,9 @@ def _span_row(span, region_id: int, service: str, window: Window, rejected: Reje
     attributes = {}
     route = http_status = None
     for kv in span.attributes:  # the hot loop of span ingest
-        key, value = _text(kv.key), _scalar_or_any(kv.value)
+        key, value = kv.key, _scalar_or_any(kv.value)
+        if "\x00" in key:
+            key = _text(key)
         attributes[key] = _jsonable(value) if isinstance(value, (tuple, Typed)) else value
         if key == "http.route":
             if isinstance(value, str):
