@@ -61,6 +61,7 @@ class DetectorBank:
         self.seed = np.zeros(S, np.int64) if seeds is None else np.asarray(seeds, np.int64)
         self.count = np.zeros(S, np.int64)  # points seen
         self.next_refit = np.full(S, p.warmup, np.int64)
+        self.model_version = np.zeros(S, np.int64)  # bumped by every refit of a series' forest
         self.fast_mean = np.zeros(S)
         # Seasonal ring: value of the latest point in each time bucket, with its bucket id.
         self.ring_bucket = np.full((S, p.ring_buckets), -1, np.int32)
@@ -149,16 +150,24 @@ class DetectorBank:
         self.spread[i] = np.maximum(np.maximum(q3 - q1, p.range_floor * (hi - lo)), 1e-9)
         self.modelled[i] = usable
 
-    def _refit_due(self, idx):
+    def refit_due(self, series=None) -> int:
+        """Refit the forests whose schedule is due (on past rows only); returns how many.
+
+        ``update`` does this itself unless called with refit=False; the production fit
+        job calls it between scoring ticks instead, which gives the same models.
+        """
         p = self.params
+        idx = np.arange(self.n_series) if series is None else np.asarray(series, np.int64)
         due = idx[self.count[idx] >= self.next_refit[idx]]
         for i in due:
             self._refit(int(i))
+            self.model_version[i] += 1
             nxt = self.next_refit[i]
             self.next_refit[i] = 2 * nxt if 2 * nxt < p.refit_every else nxt + p.refit_every
+        return len(due)
 
     # ------------------------------------------------------------------ update
-    def update(self, timestamps, values, peers=None, series=None) -> np.ndarray:
+    def update(self, timestamps, values, peers=None, series=None, refit: bool = True) -> np.ndarray:
         """Add one point to each series in ``series`` (default: all); return their scores.
 
         timestamps: POSIX seconds; values: floats; peers: optional (len, n_peers) array of
@@ -169,7 +178,8 @@ class DetectorBank:
         t = np.asarray(timestamps, np.float64).reshape(-1)
         x = np.asarray(values, np.float64).reshape(-1)
         f, has, peer_median, n_peers = self._features(idx, t, x, peers)
-        self._refit_due(idx)  # on past rows only: this point is not in the buffer yet
+        if refit:
+            self.refit_due(idx)  # on past rows only: this point is not in the buffer yet
 
         fitted = self.forest.fitted[idx]
         modelled = self.modelled[idx]

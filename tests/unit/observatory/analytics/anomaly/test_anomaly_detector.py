@@ -128,3 +128,22 @@ def test_packed_forest_scores_exactly_like_scikit_learn():
     model = IsolationForest(n_estimators=25, max_samples=128, random_state=7).fit(X[:, columns].astype(np.float32))
     Y = 3 * rng.normal(size=(300, 5))
     np.testing.assert_allclose(bank.score_one(1, Y), -model.score_samples(Y[:, columns]), atol=1e-6)
+
+
+def test_separate_refit_calls_give_the_same_scores_as_inline_refits():
+    rng = np.random.default_rng(3)
+    n = 400
+    t = 1_700_000_000 + 60.0 * np.arange(n)
+    x = rng.normal(10, 1, (n, 2))
+    x[350, 1] += 12
+    inline, split = DetectorBank(2), DetectorBank(2)
+    versions = []
+    for j in range(n):
+        a = inline.update(np.full(2, t[j]), x[j])
+        split.refit_due()
+        b = split.update(np.full(2, t[j]), x[j], refit=False)
+        np.testing.assert_array_equal(a, b)
+        versions.append(split.model_version.copy())
+    # first fit after 100 points, then at 200, then every 250 (450, ...)
+    assert list(versions[-1]) == [2, 2] and list(versions[199]) == [1, 1] and list(versions[200]) == [2, 2]
+    assert split.refit_due() == 0
