@@ -160,6 +160,11 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"environment variable LOG_LEVEL={LOG_LEVEL!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
     )
+# Delivery circuit breaker: after this many consecutive failed attempts an endpoint gets nothing for
+# the cool-down, then one probe attempt.
+DELIVERY_BREAKER_FAILURES = env.read_int("DELIVERY_BREAKER_FAILURES", 5, minimum=1)
+DELIVERY_BREAKER_COOLDOWN_SECONDS = env.read_int("DELIVERY_BREAKER_COOLDOWN_SECONDS", 60, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,9 +1,11 @@
 """Route alerts to receivers in groups, and notify each group exactly once per due time.
 
-Every endpoint subscribed to ``alert.*`` is a route grouped by alertname and
-region. A group notifies when analytics.notify says it is due; the group row's
-(last_sent_at, last_digest) is claimed with a compare-and-set in the same
-transaction that enqueues the webhook, so racing workers send it once.
+Routes come from `manage.py apply` (alerting.routes, as Route rows). Alerts that
+no route matches, and every alert when there are no routes, go to the default
+route: each endpoint subscribed to ``alert.*``, grouped by alertname and region
+on the ALERT_*_SECONDS timers. A group notifies when analytics.notify says it is
+due; the group row's (last_sent_at, last_digest) is claimed with a compare-and-set
+in the same transaction that enqueues the webhook, so racing workers send it once.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from observatory.alerting.models import Alert, AlertGroup, Silence
+from observatory.alerting.models import Alert, AlertGroup, InhibitRule, Route, Silence
 from observatory.alerting.sources import BUILTIN_INHIBIT_RULES
 from observatory.analytics import alerts as lifecycle
+from observatory.analytics import notify
 from observatory.analytics.notify import GroupView, Timing, should_send
 from observatory.delivery import outbox
 from observatory.delivery.models import Endpoint
@@ -28,10 +31,31 @@ RESOLVED_MEMORY = timedelta(days=1)  # resolved alerts older than this are not t
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def timing() -> Timing:
-    return Timing(timedelta(seconds=settings.ALERT_GROUP_WAIT_SECONDS),
-                  timedelta(seconds=settings.ALERT_GROUP_INTERVAL_SECONDS),
-                  timedelta(seconds=settings.ALERT_REPEAT_INTERVAL_SECONDS))
+def timing(wait=None, interval=None, repeat=None) -> Timing:
+    """A route's timers; each one it leaves unset is the ALERT_*_SECONDS setting."""
+    return Timing(timedelta(seconds=settings.ALERT_GROUP_WAIT_SECONDS if wait is None else wait),
+                  timedelta(seconds=settings.ALERT_GROUP_INTERVAL_SECONDS if interval is None else interval),
+                  timedelta(seconds=settings.ALERT_REPEAT_INTERVAL_SECONDS if repeat is None else repeat))
+
+
+def load_routes(endpoints: dict[int, Endpoint]) -> tuple[list[notify.Route], list[notify.Route]]:
+    """(configured routes, default routes)."""
+    routes = [notify.Route(
+        receiver=r.receiver_id, matchers=tuple(lifecycle.parse_matcher(m) for m in r.matchers),
+        group_by=tuple(r.group_by), timing=timing(r.group_wait_seconds, r.group_interval_seconds,
+                                                  r.repeat_interval_seconds),
+        continue_matching=r.continue_matching, key=json.dumps([r.matchers, r.group_by]))
+        for r in Route.objects.all()]
+    fallback = [notify.Route(receiver=e.id, group_by=GROUP_BY, timing=timing())
+                for e in endpoints.values() if e.wants("alert.firing")]
+    return routes, fallback
+
+
+def inhibit_rules() -> list[lifecycle.InhibitRule]:
+    configured = [lifecycle.InhibitRule(tuple(lifecycle.parse_matcher(m) for m in r.source),
+                                        tuple(lifecycle.parse_matcher(m) for m in r.target), tuple(r.equal))
+                  for r in InhibitRule.objects.all()]
+    return BUILTIN_INHIBIT_RULES + configured
 
 
 def active_silences(now) -> list[tuple[Silence, lifecycle.Silence]]:
@@ -46,45 +70,57 @@ def notifiable(now) -> list[Alert]:
     """Firing alerts that are neither silenced nor inhibited, plus recently resolved ones."""
     alerts = list(Alert.objects.filter(state=lifecycle.FIRING)) + list(
         Alert.objects.filter(state=lifecycle.RESOLVED, resolved_at__gte=now - RESOLVED_MEMORY))
-    firing_labels = [a.labels for a in alerts if a.state == lifecycle.FIRING]
+    inhibitor = lifecycle.Inhibitor([a.labels for a in alerts if a.state == lifecycle.FIRING], inhibit_rules())
     silences = [rule for _, rule in active_silences(now)]
     return [a for a in alerts if a.state == lifecycle.RESOLVED or not (
-        any(s.silences(a.labels, now) for s in silences)
-        or lifecycle.inhibited(a.labels, firing_labels, BUILTIN_INHIBIT_RULES))]
+        any(s.silences(a.labels, now) for s in silences) or inhibitor.inhibits(a.labels))]
 
 
-def _group_key(endpoint: Endpoint, group_labels: dict) -> str:
-    return hashlib.sha256(json.dumps([endpoint.id, group_labels], sort_keys=True).encode()).hexdigest()[:32]
+def _group_key(endpoint_id: int, group_labels: dict, route_key: str = "") -> str:
+    # The default routes keep the key they had before routes existed, so their groups carry on.
+    parts = [endpoint_id, group_labels] + ([route_key] if route_key else [])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def dispatch(now=None) -> int:
     """Notify every due group; returns the number of notifications enqueued."""
     now = now or timezone.now()
-    receivers = [e for e in Endpoint.objects.filter(enabled=True) if e.wants("alert.firing")]
-    if not receivers:
+    endpoints = {e.id: e for e in Endpoint.objects.filter(enabled=True)}
+    routes, fallback = load_routes(endpoints)
+    routes = [r for r in routes if r.receiver in endpoints]  # a receiver disabled by a 410: as if unrouted
+    if not routes and not fallback:
         return 0
     groups: dict[tuple, list[Alert]] = {}
     for alert in notifiable(now):
-        labels = {name: alert.labels.get(name, "") for name in GROUP_BY}
-        for endpoint in receivers:
-            groups.setdefault((endpoint.id, json.dumps(labels, sort_keys=True)), []).append(alert)
-    endpoints = {e.id: e for e in receivers}
+        for chosen in notify.route(alert.labels, routes, fallback):
+            labels = json.dumps({name: alert.labels.get(name, "") for name in chosen.group_by}, sort_keys=True)
+            groups.setdefault((chosen, labels), []).append(alert)
+    keys = {(r, labels): _group_key(r.receiver, json.loads(labels), r.key) for r, labels in groups}
+    rows = {g.key: g for g in AlertGroup.objects.filter(key__in=list(keys.values()))}
     sent = 0
-    for (endpoint_id, labels_json), alerts in groups.items():
-        sent += _maybe_notify(endpoints[endpoint_id], json.loads(labels_json), alerts, now)
+    for (chosen, labels), alerts in groups.items():
+        key = keys[(chosen, labels)]
+        group = rows.get(key) or _create_group(key, chosen.receiver, json.loads(labels), now)
+        sent += _maybe_notify(endpoints[chosen.receiver], chosen, group, alerts, now)
     return sent
 
 
-def _maybe_notify(endpoint: Endpoint, group_labels: dict, alerts: list[Alert], now) -> int:
-    key = _group_key(endpoint, group_labels)
-    group, _ = AlertGroup.objects.get_or_create(
-        key=key, defaults={"receiver": endpoint, "group_labels": group_labels, "created_at": now})
+def _create_group(key: str, receiver_id: int, group_labels: dict, now) -> AlertGroup:
+    try:
+        with transaction.atomic():
+            return AlertGroup.objects.create(key=key, receiver_id=receiver_id, group_labels=group_labels,
+                                             created_at=now)
+    except IntegrityError:
+        return AlertGroup.objects.get(key=key)  # another worker created it first
+
+
+def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, alerts: list[Alert], now) -> int:
     firing_now = {a.fingerprint for a in alerts if a.state == lifecycle.FIRING}
     told = set(group.sent_resolved) - firing_now  # a re-fired alert's next resolution must be told again
     members = [a for a in alerts if a.state == lifecycle.FIRING or a.fingerprint not in told]
     view = GroupView(tuple(sorted((a.fingerprint, a.state) for a in members)),
                      repeatable=any(a.state == lifecycle.FIRING and not a.acknowledged_by for a in members))
-    if not should_send(now, group.created_at, group.last_sent_at, group.last_digest or None, view, timing()):
+    if not should_send(now, group.created_at, group.last_sent_at, group.last_digest or None, view, chosen.timing):
         return 0
     if not any(a.state == lifecycle.FIRING for a in members) and group.last_sent_at is None:
         return 0  # never told it was firing: nothing to resolve
@@ -96,23 +132,26 @@ def _maybe_notify(endpoint: Endpoint, group_labels: dict, alerts: list[Alert], n
         if not claimed:
             return 0  # another worker sent this group's notification
         event = "alert.firing" if any(a.state == lifecycle.FIRING for a in members) else "alert.resolved"
-        outbox.enqueue(event, render(endpoint, group_labels, key, members), endpoints=[endpoint.name])
+        outbox.enqueue(event, render(endpoint, group.group_labels, group.key, members, chosen.matchers),
+                       endpoints=[endpoint.name])
     return 1
 
 
-def render(endpoint: Endpoint, group_labels: dict, key: str, alerts: list[Alert]) -> dict:
+def render(endpoint: Endpoint, group_labels: dict, key: str, alerts: list[Alert], route_matchers=()) -> dict:
     if endpoint.format == Endpoint.Format.PAGERDUTY:
         return render_pagerduty(endpoint.routing_key, group_labels, key, alerts)
-    return render_alertmanager(endpoint.name, group_labels, alerts)
+    return render_alertmanager(endpoint.name, group_labels, alerts, route_matchers)
 
 
-def render_alertmanager(receiver: str, group_labels: dict, alerts: list[Alert]) -> dict:
+def render_alertmanager(receiver: str, group_labels: dict, alerts: list[Alert], route_matchers=()) -> dict:
     """The Alertmanager v4 webhook body, so existing receivers work unchanged."""
     firing = any(a.state == lifecycle.FIRING for a in alerts)
     common_labels = _common([a.labels for a in alerts])
+    # groupKey as Alertmanager writes it: the route's matchers along the tree, then the group's labels.
+    route_path = "{}" + ("/{" + ", ".join(str(m) for m in route_matchers) + "}" if route_matchers else "")
     return {
         "version": "4",
-        "groupKey": "{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group_labels.items())) + "}",
+        "groupKey": route_path + ":{" + ", ".join(f'{k}="{v}"' for k, v in sorted(group_labels.items())) + "}",
         "truncatedAlerts": 0,
         "status": "firing" if firing else "resolved",
         "receiver": receiver,

@@ -67,3 +67,31 @@ class SilenceEvent(models.Model):
     actor = models.CharField(max_length=150)
     action = models.CharField(max_length=32)
     details = models.JSONField(default=dict)
+
+
+class Route(models.Model):
+    """A notification route from `manage.py apply` (alerting.routes), tried in position order."""
+
+    position = models.PositiveIntegerField(unique=True)
+    matchers = models.JSONField(default=list, help_text='["severity=\\"page\\""]; none matches every alert')
+    receiver = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="+")
+    group_by = models.JSONField(default=list)
+    group_wait_seconds = models.PositiveIntegerField(null=True, help_text="null: ALERT_GROUP_WAIT_SECONDS")
+    group_interval_seconds = models.PositiveIntegerField(null=True, help_text="null: ALERT_GROUP_INTERVAL_SECONDS")
+    repeat_interval_seconds = models.PositiveIntegerField(null=True, help_text="null: ALERT_REPEAT_INTERVAL_SECONDS")
+    continue_matching = models.BooleanField(default=False, help_text="after a match, try the next routes too")
+
+    class Meta:
+        ordering = ["position"]
+
+
+class InhibitRule(models.Model):
+    """A configured inhibition (alerting.inhibit_rules), applied besides the built-in ones."""
+
+    position = models.PositiveIntegerField(unique=True)
+    source = models.JSONField()
+    target = models.JSONField()
+    equal = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["position"]

@@ -44,3 +44,26 @@ def should_send(now: datetime, created_at: datetime, last_sent_at: datetime | No
                 view: GroupView, timing: Timing) -> bool:
     due = due_at(created_at, last_sent_at, last_digest, view, timing)
     return due is not None and now >= due
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where matching alerts go and how they are grouped (Alertmanager's route, flattened)."""
+
+    receiver: int  # endpoint id
+    matchers: tuple = ()  # analytics.alerts.Matcher; none matches everything
+    group_by: tuple[str, ...] = ("alertname", "region")
+    timing: Timing = Timing()
+    continue_matching: bool = False
+    key: str = ""  # stable identity for group keys ("" for the default routes)
+
+
+def route(labels: dict[str, str], routes: list[Route], fallback: list[Route]) -> list[Route]:
+    """Routes in order: the first match wins unless it says continue; no match at all uses the fallback."""
+    matched = []
+    for candidate in routes:
+        if all(m.matches(labels) for m in candidate.matchers):
+            matched.append(candidate)
+            if not candidate.continue_matching:
+                break
+    return matched or list(fallback)

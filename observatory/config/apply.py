@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from observatory.config.apply_alerting import apply_alerting
 from observatory.config.schema import Config, ConfigError, FailoverSpec, WebhookSpec
 from observatory.delivery.models import Endpoint
 from observatory.failover.models import FailoverPolicy
@@ -43,6 +44,8 @@ def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
             for spec in config.webhooks.values():
                 changes.append(_apply_webhook(spec))
             errors = [e for spec in config.failover.values() for e in _check_failover(spec)]
+            if config.alerting is not None:
+                changes.extend(apply_alerting(config.alerting))
             if errors:
                 raise ConfigError(errors)
             for spec in config.failover.values():

@@ -31,10 +31,13 @@ class Reader:
         self.errors: list[str] = []
 
     def error(self, path: tuple, message: str) -> None:
+        self.errors.append(f"{self.where(path)}: {message}")
+
+    def where(self, path: tuple) -> str:
+        """``file:line: dotted.path`` of a field (the nearest enclosing line when it is absent)."""
         line = next((self.lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.lines), None)
         where = f"{self.source}:{line}" if line else self.source
-        dotted = ".".join(str(p) for p in path) or "(top level)"
-        self.errors.append(f"{where}: {dotted}: {message}")
+        return f"{where}: {'.'.join(str(p) for p in path) or '(top level)'}"
 
     def mapping(self, value, path: tuple, allowed: tuple[str, ...]) -> dict | None:
         """The allowed keys of a mapping ({} for null); None, with an error, for anything else."""

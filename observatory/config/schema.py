@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from observatory.config.reader import NAME_RE, ConfigError, Reader, kind, load
+from observatory.config.alerting import AlertingSpec, read_alerting
 from observatory.config.slos import SloSpec, read_slo
 
 import base64
@@ -23,7 +24,7 @@ FORMATS = ("standard", "alertmanager", "pagerduty")
 EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 # Sections of the design that later versions fill in; named so the error is honest.
 PLANNED_SECTIONS = ("anomaly",)
-SECTIONS = ("regions", "webhooks", "failover", "slos") + PLANNED_SECTIONS
+SECTIONS = ("regions", "webhooks", "failover", "slos") + PLANNED_SECTIONS + ("alerting",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Config:
     webhooks: dict[str, WebhookSpec] = field(default_factory=dict)
     failover: dict[str, FailoverSpec] = field(default_factory=dict)
     slos: dict[str, SloSpec] = field(default_factory=dict)
+    alerting: AlertingSpec | None = None  # None: no alerting section, routes and rules are left alone
 
 
 def parse_config(text: str, source: str = "observatory.yaml", environ: Mapping[str, str] | None = None) -> Config:
@@ -100,13 +102,14 @@ def parse_config(text: str, source: str = "observatory.yaml", environ: Mapping[s
     webhooks = _read_named(reader, top.get("webhooks"), "webhooks", _read_webhook)
     failover = _read_named(reader, top.get("failover"), "failover", _read_failover)
     slos = _read_named(reader, top.get("slos"), "slos", read_slo)
+    alerting = read_alerting(reader, top["alerting"], ("alerting",), webhooks) if "alerting" in top else None
     for group, spec in failover.items():
         for i, name in enumerate(spec.notify):
             if webhooks and name not in webhooks:
                 reader.error(("failover", group, "notify", i), f"no webhook named {name!r} in this file")
     if reader.errors:
         raise ConfigError(reader.errors)
-    return Config(regions=regions, webhooks=webhooks, failover=failover, slos=slos)
+    return Config(regions=regions, webhooks=webhooks, failover=failover, slos=slos, alerting=alerting)
 
 
 def validate_region(name: str, values: Mapping, source: str = "region") -> RegionSpec:

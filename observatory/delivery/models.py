@@ -74,3 +74,14 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["delivery", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="delivery_attempt_number")]
+
+
+class Circuit(models.Model):
+    """An endpoint's circuit breaker (delivery.policy); every change is a compare-and-set on version."""
+
+    endpoint = models.OneToOneField(Endpoint, on_delete=models.CASCADE, primary_key=True, related_name="circuit")
+    state = models.CharField(max_length=16, default="closed")
+    failures = models.PositiveIntegerField(default=0, help_text="consecutive failed attempts")
+    open_until = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -16,11 +16,12 @@ from datetime import timedelta
 
 import django.dispatch
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from observatory import outbound, selfmetrics
-from observatory.delivery import policy
+from observatory.delivery import circuit, policy
 from observatory.delivery.models import Delivery, DeliveryAttempt, Endpoint
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,15 @@ def claim(delivery_id=None, limit: int = 50) -> list[tuple[str, str]]:
     by_id = "AND id = %s" if delivery_id else ""
     lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     params = [token.hex if connection.vendor != "postgresql" else token, now + timedelta(seconds=LEASE_SECONDS)]
-    inner = [now, now] + ([_db_uuid(delivery_id)] if delivery_id else []) + [limit]
+    inner = [now, now] + ([_db_uuid(delivery_id)] if delivery_id else []) + [now, limit]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE delivery_delivery SET claim = %s, claimed_until = %s, attempts = attempts + 1
                 WHERE id IN (SELECT id FROM delivery_delivery
                              WHERE state = 'pending' AND next_attempt_at <= %s
                                AND (claimed_until IS NULL OR claimed_until < %s) {by_id}
+                               AND endpoint_id NOT IN (SELECT endpoint_id FROM delivery_circuit
+                                                       WHERE state <> 'closed' AND open_until > %s)
                              ORDER BY next_attempt_at LIMIT %s {lock})
                 RETURNING id, next_attempt_at, created_at""",
             params + inner,
@@ -100,6 +103,9 @@ def attempt(delivery_id: str, claim_token: str) -> str:
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         return _finish(delivery, claim_token, Delivery.State.FAILED, f"endpoint disabled: {endpoint.disabled_reason}")
+    admitted, retry_at = circuit.admit(endpoint.id, now)
+    if admitted == policy.HOLD:
+        return _hold(delivery, claim_token, max(retry_at or now, now + timedelta(seconds=1)))
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
     timeout = 10.0
     if delivery.expires_at:
@@ -110,6 +116,7 @@ def attempt(delivery_id: str, claim_token: str) -> str:
     selfmetrics.WEBHOOK_ATTEMPTS.labels(delivery.event_type, verdict).inc()
     DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, at=now, status_code=outcome.status,
                                    duration_ms=outcome.duration_ms, error=outcome.error[:500], outcome=verdict)
+    circuit.record(endpoint.id, verdict != policy.RETRY, timezone.now())  # a 4xx answer still proves the receiver is up
     if verdict == policy.DELIVERED:
         return _finish(delivery, claim_token, Delivery.State.DELIVERED, "")
     error = outcome.error or f"HTTP {outcome.status}"
@@ -128,6 +135,13 @@ def attempt(delivery_id: str, claim_token: str) -> str:
     from observatory.delivery.tasks import send_delivery
 
     send_delivery.apply_async((str(delivery.id),), countdown=delay)
+    return Delivery.State.PENDING
+
+
+def _hold(delivery: Delivery, claim_token: str, until) -> str:
+    """The endpoint's breaker is open: put the delivery back untouched (this was not an attempt)."""
+    Delivery.objects.filter(id=delivery.id, claim=claim_token, state=Delivery.State.PENDING).update(
+        attempts=F("attempts") - 1, next_attempt_at=until, claimed_until=None)
     return Delivery.State.PENDING
 
 

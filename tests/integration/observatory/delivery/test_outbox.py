@@ -122,3 +122,47 @@ def test_a_real_worker_sends_right_after_commit(endpoint, webhook_receiver, cele
         time.sleep(0.1)
     [got] = webhook_receiver.received()
     assert got["id"] == delivery.webhook_id and got["verified"]
+
+
+def sweep() -> int:
+    """One outbox sweep here; pending rows are parked in the future before and after it, so a suite
+    Celery worker's scheduled retries (another process, other breaker settings) never claim them."""
+    Delivery.objects.filter(state="pending").update(next_attempt_at=timezone.now())
+    sent = outbox.send_due()
+    Delivery.objects.filter(state="pending").update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    return sent
+
+
+def test_circuit_breaker_holds_a_dead_endpoint_then_probes_once(endpoint, webhook_receiver, settings):
+    from observatory.delivery.models import Circuit, DeliveryAttempt
+
+    settings.DELIVERY_BREAKER_FAILURES, settings.DELIVERY_BREAKER_COOLDOWN_SECONDS = 3, 2
+    webhook_receiver.script([503] * 4)
+    later = timezone.now() + timedelta(hours=1)
+    deliveries = [Delivery.objects.create(endpoint=endpoint, event_type="failover.requested", payload={"n": i},
+                                          next_attempt_at=later) for i in range(6)]
+    assert sweep() == 6  # three failures open the breaker; the other three are held, unsent
+    circuit = Circuit.objects.get(endpoint=endpoint)
+    assert (circuit.state, circuit.failures) == ("open", 3)
+    assert len(webhook_receiver.received()) == 3 and DeliveryAttempt.objects.count() == 3
+    assert sorted(d.attempts for d in Delivery.objects.all()) == [0, 0, 0, 1, 1, 1]  # a hold is not an attempt
+    assert sweep() == 0  # open: nothing is even claimed
+
+    time.sleep(2.1)  # cool-down over: the sweep's first claim is the one probe, the rest wait for it
+    assert sweep() == 6
+    got = webhook_receiver.received()
+    assert len(got) == 4 and got[3]["at"] >= circuit.open_until.timestamp()
+    reopened = Circuit.objects.get(endpoint=endpoint)
+    assert reopened.state == "open" and reopened.open_until > circuit.open_until  # the failed probe reopened it
+
+    time.sleep(2.1)  # this probe succeeds: closed, and every queued delivery goes out once
+    deadline = time.monotonic() + 15
+    while Delivery.objects.filter(state="pending").exists() and time.monotonic() < deadline:
+        sweep()
+    assert Delivery.objects.filter(state="delivered").count() == 6
+    assert Circuit.objects.get(endpoint=endpoint).state == "closed"
+    got = webhook_receiver.received()
+    assert all(r["verified"] for r in got) and [r["status"] for r in got] == [503] * 4 + [200] * 6
+    assert got[4]["at"] >= reopened.open_until.timestamp()
+    assert sorted(r["id"] for r in got[4:]) == sorted(d.webhook_id for d in deliveries)
+    assert DeliveryAttempt.objects.count() == len(got) == sum(d.attempts for d in Delivery.objects.all())

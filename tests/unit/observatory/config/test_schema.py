@@ -60,7 +60,7 @@ def test_unknown_field_names_file_line_and_path():
 
 def test_unknown_top_level_section():
     assert errors_of("regoins: {}\n") == [
-        "obs.yaml:1: regoins: unknown field; expected one of: regions, webhooks, failover, slos, anomaly"
+        "obs.yaml:1: regoins: unknown field; expected one of: regions, webhooks, failover, slos, anomaly, alerting"
     ]
 
 

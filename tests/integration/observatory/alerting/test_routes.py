@@ -1,0 +1,79 @@
+"""Routes and inhibit rules from `manage.py apply` decide who hears about which alert, grouped how, and when."""
+
+import io
+import textwrap
+
+from django.core.management import call_command
+
+from observatory.alerting.models import Route
+from observatory.delivery.models import Endpoint
+from tests.integration.observatory.alerting.conftest import condition
+from tests.integration.observatory.alerting.test_alerting import deliver, step
+
+CONFIG = """
+webhooks:
+  oncall: {{url: "{base}/oncall", secret: "{secret}", events: ["alert.*"], format: alertmanager}}
+  pd: {{url: "{base}/pd", secret: "{secret}", events: [], format: pagerduty, routing_key: R0UT1NG}}
+  chat: {{url: "{base}/chat", secret: "{secret}", events: [], format: alertmanager}}
+alerting:
+  routes:
+    - {{matchers: ['severity="page"'], receiver: pd, group_by: [region], group_wait_seconds: 0, continue: true}}
+    - {{matchers: ['region=~"eu-.*"'], receiver: chat, group_wait_seconds: 60}}
+  inhibit_rules:
+    - {{source: ['alertname="Maintenance"'], target: ['severity="ticket"'], equal: [region]}}
+"""
+
+
+def apply_routes(tmp_path, receiver) -> str:
+    path = tmp_path / "observatory.yaml"
+    path.write_text(textwrap.dedent(CONFIG.format(base=receiver.url.rsplit("/", 1)[0], secret=receiver.secret)))
+    out = io.StringIO()
+    call_command("apply", str(path), stdout=out)
+    return out.getvalue()
+
+
+def by_path(receiver) -> dict[str, list]:
+    bodies = {}
+    deliver(receiver)
+    for got in receiver.received():
+        assert got["verified"]
+        bodies.setdefault(got["path"], []).append(got["body"])
+    return bodies
+
+
+def test_routes_pick_receivers_group_by_and_timers(transactional_db, webhook_receiver, tmp_path, settings):
+    settings.ALERT_GROUP_WAIT_SECONDS = 30
+    assert "alerting routes: created (2 routes)" in apply_routes(tmp_path, webhook_receiver)
+    conditions = [condition(service="checkout"), condition(alertname="Other", service="payments"),
+                  condition(region="eu-west-1"), condition(severity="ticket", region="eu-west-1"),
+                  condition(severity="ticket", region="us-west-2"),
+                  condition(alertname="Maintenance", severity="info", region="us-west-2")]
+    assert step(0, *conditions) == 2  # pages: group_wait 0 on their route, grouped by region alone
+    pd, _ = sorted(by_path(webhook_receiver)["/pd"], key=lambda b: b["payload"]["source"], reverse=True)
+    assert pd["event_action"] == "trigger" and pd["payload"]["custom_details"]["group"] == {"region": "us-east-1"}
+    assert sorted(a["alertname"] for a in pd["payload"]["custom_details"]["alerts"]) == ["HighErrorRate", "Other"]
+
+    assert step(30, *conditions) == 1  # the default route's wait: alerts no route matched go to alert.* subscribers
+    [oncall] = by_path(webhook_receiver)["/oncall"]  # the us-west-2 ticket is inhibited by Maintenance
+    assert oncall["groupKey"] == '{}:{alertname="Maintenance", region="us-west-2"}'
+
+    assert step(59, *conditions) == 0 and step(60, *conditions) == 1  # chat's own group_wait
+    [chat] = by_path(webhook_receiver)["/chat"]
+    assert chat["groupKey"] == '{}/{region=~"eu-.*"}:{alertname="HighErrorRate", region="eu-west-1"}'
+    # continue: the eu page reached pd and, through the next route, chat too
+    assert sorted(a["labels"]["severity"] for a in chat["alerts"]) == ["page", "ticket"]
+
+
+def test_without_routes_every_alert_subscriber_gets_alertname_region_groups(oncall, webhook_receiver, settings):
+    settings.ALERT_GROUP_WAIT_SECONDS = 0
+    assert not Route.objects.exists()
+    assert step(0, condition(service="a"), condition(service="b"), condition(region="eu-west-1")) == 2
+    assert sorted(b["groupLabels"]["region"] for b in by_path(webhook_receiver)["/hook"]) == ["eu-west-1", "us-east-1"]
+
+
+def test_a_disabled_receivers_route_is_skipped_so_its_alerts_reach_the_default_route(transactional_db, webhook_receiver, tmp_path, settings):
+    settings.ALERT_GROUP_WAIT_SECONDS = 0
+    apply_routes(tmp_path, webhook_receiver)
+    Endpoint.objects.filter(name="pd").update(enabled=False)
+    assert step(0, condition()) == 1  # the page route's pd answered 410 once: the default route takes it
+    assert list(by_path(webhook_receiver)) == ["/oncall"]
