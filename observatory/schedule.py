@@ -10,6 +10,8 @@ EVALUATE_SECONDS = 5.0
 DECIDE_SECONDS = 5.0
 SLO_SECONDS = 20.0
 ALERTING_SECONDS = 5.0
+DETECTION_SECONDS = 60.0
+FIT_SECONDS = 300.0
 
 
 def every(task: str, seconds: float, expires: float | None = None) -> dict:
@@ -25,5 +27,7 @@ BEAT_SCHEDULE = {
     "run-decider": every("observatory.failover.tasks.run_decider", DECIDE_SECONDS),
     "evaluate-slos": every("observatory.slos.tasks.evaluate_slos", SLO_SECONDS),
     "run-alerting": every("observatory.alerting.tasks.run_alerting", ALERTING_SECONDS),
+    "detect-anomalies": every("observatory.detection.tasks.run_detection", DETECTION_SECONDS),
+    "fit-anomaly-models": every("observatory.detection.tasks.fit_models", FIT_SECONDS),
     "maintain-storage": every("observatory.telemetry.tasks.maintain_storage", STORAGE_SECONDS, STORAGE_SECONDS / 2),
 }

@@ -145,6 +145,14 @@ REGION_STALE_AFTER_SECONDS = env.read_int("REGION_STALE_AFTER_SECONDS", 90, mini
 SIGNAL_MAX_AGE_SECONDS = env.read_int("SIGNAL_MAX_AGE_SECONDS", 120, minimum=5)
 BACKLOG_LIMIT = env.read_int("BACKLOG_LIMIT", 10000, minimum=0)
 
+# Anomaly detection: watched series are split into shards scored in parallel; a new shard
+# replays this much history first (seasonal features need a day); a minute is scored once
+# its rollups have settled; an anomaly keeps its alert firing this long.
+ANOMALY_SHARDS = env.read_int("ANOMALY_SHARDS", 4, minimum=1)
+ANOMALY_HISTORY_MINUTES = env.read_int("ANOMALY_HISTORY_MINUTES", 1440, minimum=0)
+ANOMALY_SETTLE_SECONDS = env.read_int("ANOMALY_SETTLE_SECONDS", 120, minimum=60)
+ANOMALY_ALERT_MINUTES = env.read_int("ANOMALY_ALERT_MINUTES", 15, minimum=1)
+
 # Alerting defaults (Alertmanager semantics), overridable per route later.
 ALERT_GROUP_WAIT_SECONDS = env.read_int("ALERT_GROUP_WAIT_SECONDS", 30, minimum=0)
 ALERT_GROUP_INTERVAL_SECONDS = env.read_int("ALERT_GROUP_INTERVAL_SECONDS", 300, minimum=1)

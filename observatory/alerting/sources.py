@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 
@@ -39,7 +40,8 @@ def _link(path: str) -> str:
 
 
 def collect(now) -> list[Condition]:
-    return [*_regions(now), *_slos(), *_replication(now), *_failovers(now)]
+    return [*_regions(now), *_slos(), *_replication(now), *_failovers(now), *_anomalies(now),
+            *_auth_failures(now)]
 
 
 def _regions(now) -> list[Condition]:
@@ -120,3 +122,46 @@ def _failovers(now) -> list[Condition]:
             {"summary": f"Failover command for {decision.group} expired undelivered",
              "description": decision.outcome_detail, "link": _link(f"/failover/{decision.id}/")}))
     return conditions
+
+
+def _anomalies(now) -> list[Condition]:
+    """One alert per anomalous series, firing while its latest anomaly is recent."""
+    from observatory.detection.models import Anomaly
+
+    recent = now - timedelta(minutes=settings.ANOMALY_ALERT_MINUTES)
+    latest = {}
+    for anomaly in Anomaly.objects.select_related("region").filter(minute__gte=recent).order_by("minute"):
+        latest[(anomaly.region_id, anomaly.series_key)] = anomaly
+    conditions = []
+    for anomaly in latest.values():
+        region = anomaly.region.name
+        labels = {"alertname": "Anomaly", "severity": "ticket", "source": "anomaly", "region": region,
+                  "series": anomaly.series_key}
+        if anomaly.service:
+            labels["service"] = anomaly.service
+        conditions.append(Condition(labels, {
+            "summary": f"Anomaly in {anomaly.series_key} in {region} at {anomaly.minute:%H:%M} UTC "
+                       f"(value {anomaly.value:.4g})",
+            "description": anomaly.explanation.get("summary", ""),
+            "link": _link(anomaly_chart_path(region, anomaly.series_key, anomaly.minute))}))
+    return conditions
+
+
+def anomaly_chart_path(region: str, series_key: str, minute) -> str:
+    return f"/regions/{quote(region)}/?series={quote(series_key)}&at={minute:%Y-%m-%dT%H:%MZ}"
+
+
+def _auth_failures(now) -> list[Condition]:
+    """Repeated rejected ingest requests: a leaked, revoked or mistyped token, or someone probing."""
+    from observatory.regions import auth_failures
+
+    window = settings.INGEST_AUTH_FAILURE_WINDOW_SECONDS
+    total, top = auth_failures.summarise(now - timedelta(seconds=window))
+    if total <= settings.INGEST_AUTH_FAILURE_THRESHOLD:
+        return []
+    sources = ", ".join(f"{addr or '?'} (token {prefix + '…' if prefix else 'none'}): {n}" for addr, prefix, n in top)
+    return [Condition(
+        {"alertname": "IngestAuthFailures", "severity": "ticket", "source": "ingest"},
+        {"summary": f"{total} ingest requests rejected with 401 in the last {window}s "
+                    f"(threshold {settings.INGEST_AUTH_FAILURE_THRESHOLD})",
+         "description": f"Top sources: {sources}", "link": _link("/admin/regions/regiontoken/")})]

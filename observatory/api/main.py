@@ -31,9 +31,10 @@ def _query_error(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=400)
 
 
-from observatory.api import alerts, failovers, series, slos  # noqa: E402
+from observatory.api import alerts, anomalies, failovers, series, slos  # noqa: E402
 
 series.register(api)
 failovers.register(api)
 slos.register(api)
 alerts.register(api)
+anomalies.register(api)

@@ -7,6 +7,7 @@ from django.db import transaction
 from observatory.config.apply_alerting import apply_alerting
 from observatory.config.schema import Config, ConfigError, FailoverSpec, WebhookSpec
 from observatory.delivery.models import Endpoint
+from observatory.detection.models import WatchedMetric
 from observatory.failover.models import FailoverPolicy
 from observatory.regions.models import Region
 from observatory.slos.models import Slo
@@ -18,7 +19,7 @@ SECRET_FIELDS = {"secret", "routing_key"}
 class Change:
     kind: str  # region | webhook | failover
     name: str
-    action: str  # created | updated | unchanged
+    action: str  # created | updated | unchanged | deleted
     details: tuple[str, ...] = ()
 
     def describe(self) -> str:
@@ -43,9 +44,9 @@ def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
                 changes.append(_upsert(Region, {"name": spec.name}, spec.as_fields(), "region", spec.name))
             for spec in config.webhooks.values():
                 changes.append(_apply_webhook(spec))
-            errors = [e for spec in config.failover.values() for e in _check_failover(spec)]
             if config.alerting is not None:
                 changes.extend(apply_alerting(config.alerting))
+            errors = [e for spec in config.failover.values() for e in _check_failover(spec)]
             if errors:
                 raise ConfigError(errors)
             for spec in config.failover.values():
@@ -55,6 +56,8 @@ def apply_config(config: Config, dry_run: bool = False) -> list[Change]:
                 change = _upsert(Slo, {"name": spec.name}, spec.as_fields(), "slo", spec.name)
                 changes.append(Change(change.kind, change.name, change.action,
                                       change.details + (spec.detection_note(),)))
+            if config.anomaly is not None:
+                changes.extend(_apply_watch(config.anomaly.watch))
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -86,6 +89,16 @@ def _apply_webhook(spec: WebhookSpec) -> Change:
     if existing is not None and existing.url != spec.url:
         fields.update(enabled=True, disabled_reason="")  # a new URL gets a fresh chance
     return _upsert(Endpoint, {"name": spec.name}, fields, "webhook", spec.name)
+
+
+def _apply_watch(names: tuple[str, ...]) -> list[Change]:
+    """Make the watched metric names exactly ``names``."""
+    existing = set(WatchedMetric.objects.values_list("name", flat=True))
+    WatchedMetric.objects.exclude(name__in=names).delete()
+    WatchedMetric.objects.bulk_create([WatchedMetric(name=n) for n in names if n not in existing])
+    return ([Change("anomaly watch", n, "created") for n in names if n not in existing]
+            + [Change("anomaly watch", n, "deleted") for n in sorted(existing - set(names))]
+            + [Change("anomaly watch", n, "unchanged") for n in names if n in existing])
 
 
 def _upsert(model, key: dict, wanted: dict, kind: str, name: str) -> Change:

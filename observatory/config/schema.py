@@ -22,9 +22,7 @@ ROLES = ("primary", "standby")
 MODES = ("auto", "approve", "advise")
 FORMATS = ("standard", "alertmanager", "pagerduty")
 EVENT_RE = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
-# Sections of the design that later versions fill in; named so the error is honest.
-PLANNED_SECTIONS = ("anomaly",)
-SECTIONS = ("regions", "webhooks", "failover", "slos") + PLANNED_SECTIONS + ("alerting",)
+SECTIONS = ("regions", "webhooks", "failover", "slos", "anomaly", "alerting")
 
 
 @dataclass(frozen=True)
@@ -78,11 +76,17 @@ class FailoverSpec:
 
 
 @dataclass(frozen=True)
+class AnomalySpec:
+    watch: tuple[str, ...] = ()  # metric names scored besides the built-in RED, lag and backlog series
+
+
+@dataclass(frozen=True)
 class Config:
     regions: dict[str, RegionSpec] = field(default_factory=dict)
     webhooks: dict[str, WebhookSpec] = field(default_factory=dict)
     failover: dict[str, FailoverSpec] = field(default_factory=dict)
     slos: dict[str, SloSpec] = field(default_factory=dict)
+    anomaly: AnomalySpec | None = None  # None: the file has no anomaly section, leave the watch list alone
     alerting: AlertingSpec | None = None  # None: no alerting section, routes and rules are left alone
 
 
@@ -95,13 +99,11 @@ def parse_config(text: str, source: str = "observatory.yaml", environ: Mapping[s
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping of sections at the top level, got {kind(data)}"])
     top = reader.mapping(data, (), SECTIONS) or {}
-    for section in PLANNED_SECTIONS:
-        if section in top:
-            reader.error((section,), "section not supported by this version yet; remove it to apply the rest")
     regions = _read_named(reader, top.get("regions"), "regions", _read_region)
     webhooks = _read_named(reader, top.get("webhooks"), "webhooks", _read_webhook)
     failover = _read_named(reader, top.get("failover"), "failover", _read_failover)
     slos = _read_named(reader, top.get("slos"), "slos", read_slo)
+    anomaly = _read_anomaly(reader, top["anomaly"], ("anomaly",)) if "anomaly" in top else None
     alerting = read_alerting(reader, top["alerting"], ("alerting",), webhooks) if "alerting" in top else None
     for group, spec in failover.items():
         for i, name in enumerate(spec.notify):
@@ -109,7 +111,8 @@ def parse_config(text: str, source: str = "observatory.yaml", environ: Mapping[s
                 reader.error(("failover", group, "notify", i), f"no webhook named {name!r} in this file")
     if reader.errors:
         raise ConfigError(reader.errors)
-    return Config(regions=regions, webhooks=webhooks, failover=failover, slos=slos, alerting=alerting)
+    return Config(regions=regions, webhooks=webhooks, failover=failover, slos=slos, anomaly=anomaly,
+                  alerting=alerting)
 
 
 def validate_region(name: str, values: Mapping, source: str = "region") -> RegionSpec:
@@ -179,6 +182,21 @@ def _valid_secret(secret: str) -> bool:
         return len(base64.b64decode(secret[6:], validate=True)) >= 16
     except (binascii.Error, ValueError):
         return False
+
+
+def _read_anomaly(reader: Reader, value, path: tuple) -> AnomalySpec | None:
+    fields = reader.mapping(value if value is not None else {}, path, ("watch",))
+    if fields is None:
+        return None
+    names = reader.string_list(fields.get("watch", []), path + ("watch",))
+    if names is None:
+        return None
+    for i, name in enumerate(names):
+        if not name.strip() or len(name) > 255:
+            reader.error(path + ("watch", i), f"expected a metric name of 1 to 255 characters, got {name!r}")
+        elif names.index(name) != i:
+            reader.error(path + ("watch", i), f"{name!r} is listed twice")
+    return AnomalySpec(tuple(names))
 
 
 def _read_failover(reader: Reader, group: str, value, path: tuple) -> FailoverSpec | None:

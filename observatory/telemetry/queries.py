@@ -119,3 +119,29 @@ def lag_reports(since: datetime) -> dict[tuple[int, str], list[tuple[datetime, f
     for region_id, attributes, minute, last in rows:
         history[(region_id, str(attributes.get("peer.region", "")))].append((minute, last))
     return history
+
+
+def red_minutes(after: datetime, until: datetime) -> list[tuple]:
+    """RED rollups summed over operations, for minutes in (after, until]: (region_id, service,
+    minute, requests, errors, latency_buckets), ordered by minute."""
+    from observatory.telemetry.models import SpanMinute
+
+    totals: dict[tuple, list] = {}
+    rows = SpanMinute.objects.filter(minute__gt=after, minute__lte=until).values_list(
+        "region_id", "service", "minute", "requests", "errors", "latency_buckets")
+    for region_id, service, minute, requests, errors, buckets in rows:
+        entry = totals.setdefault((region_id, service, minute), [0, 0, [0] * len(buckets)])
+        entry[0] += requests
+        entry[1] += errors
+        entry[2] = [a + b for a, b in zip(entry[2], buckets)]
+    return sorted(((r, s, m, *v) for (r, s, m), v in totals.items()), key=lambda row: row[2])
+
+
+def metric_minutes(names: set[str], after: datetime, until: datetime) -> list[tuple]:
+    """Series rollups of the named metrics for minutes in (after, until]: (region_id, name,
+    attributes, service, minute, last, increase), ordered by minute."""
+    if not names:
+        return []
+    return list(SeriesMinute.objects.filter(series__name__in=names, minute__gt=after, minute__lte=until)
+                .order_by("minute").values_list("series__region_id", "series__name", "series__attributes",
+                                                "series__service", "minute", "last", "increase"))

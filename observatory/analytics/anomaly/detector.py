@@ -33,7 +33,10 @@ VALUE, RECENT_MEAN, SEASONAL_DAY, SEASONAL_WEEK, PEER_DEVIATION = range(5)
 FEATURES = ("value", "recent_mean", "seasonal_day", "seasonal_week", "peer_deviation")
 N_FEATURES = len(FEATURES)
 IF_COLUMNS = np.array([VALUE, RECENT_MEAN, SEASONAL_DAY, PEER_DEVIATION])
-EXCESS_COLUMNS = np.array([VALUE, SEASONAL_DAY, PEER_DEVIATION])
+# Range excess is measured on the region's own history only: the deviation from peers
+# gates it (a move every region shares is not regional) but creates no magnitude itself,
+# as with a few regions it is the noisiest of the features.
+EXCESS_COLUMNS = np.array([VALUE, SEASONAL_DAY])
 DAY, WEEK = 86400, 7 * 86400
 
 
@@ -121,7 +124,10 @@ class DetectorBank:
             n_peers = np.sum(~np.isnan(peers), axis=1).astype(np.float64)
             some = n_peers > 0
             # Rows without any peer get zeros so nanmedian stays quiet; masked below.
-            peer_median = np.where(some, np.nanmedian(np.where(some[:, None], peers, 0.0), axis=1), np.nan)
+            # The median of this region and its peers: when one peer spikes, the others' reference
+            # barely moves (a median of the peers alone would shift and flag every healthy region).
+            every = np.concatenate([x[:, None], np.where(some[:, None], peers, 0.0)], axis=1)
+            peer_median = np.where(some, np.nanmedian(every, axis=1), np.nan)
             f[:, PEER_DEVIATION] = x - peer_median
         slot = bucket % p.ring_buckets
         self.ring_bucket[idx, slot] = bucket
@@ -195,11 +201,13 @@ class DetectorBank:
         excess = np.maximum(np.maximum(f - hi, lo - f), 0.0) / spread
         excess = np.where(modelled & has & fitted[:, None], excess, 0.0)
         magnitude = excess[:, EXCESS_COLUMNS].max(axis=1)
-        # Share of the move not shared by peers: 1 without peers, ~0 for a global event.
-        z_own = np.abs(f[:, VALUE] - self.median[idx, VALUE]) / spread[:, VALUE]
-        z_peer = np.abs(f[:, PEER_DEVIATION] - self.median[idx, PEER_DEVIATION]) / spread[:, PEER_DEVIATION]
+        # Share of the move not shared by peers, in the value's own units (the deviation from
+        # peers has its own, often much smaller, spread): 1 without peers, ~0 for a global event.
+        own_move = np.abs(f[:, VALUE] - self.median[idx, VALUE])
+        regional_move = np.abs(f[:, PEER_DEVIATION] - self.median[idx, PEER_DEVIATION])
         peer_known = has[:, PEER_DEVIATION] & modelled[:, PEER_DEVIATION] & fitted
-        shared = np.where(peer_known, np.clip(z_peer / np.maximum(z_own, 1.0), 0.0, 1.0), 1.0)
+        share = regional_move / np.maximum(own_move, spread[:, VALUE])
+        shared = np.where(peer_known, np.clip(share, 0.0, 1.0), 1.0)
 
         self.lp_ring[idx, self.count[idx] % p.smooth] = lp
         lp_smooth = self.lp_ring[idx].mean(axis=1)

@@ -22,7 +22,7 @@ class FeatureContribution:
 
 @dataclass(frozen=True)
 class PeerComparison:
-    peer_median: float  # median of the peers' values at the same minute
+    peer_median: float  # median of this region's and the peers' values at the same minute
     n_peers: int
     deviation: float  # this region's value minus peer_median
     regional_share: float  # share of the move not shared by peers (1 = purely regional)

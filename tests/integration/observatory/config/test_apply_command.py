@@ -138,3 +138,19 @@ def test_failover_references_are_checked_and_nothing_is_applied(tmp_path, monkey
     assert "failover.checkout: no region is in group 'checkout'" in message
     assert "failover.storefront.candidates: 'ap-south-1' is not a region of group 'storefront'" in message
     assert not Region.objects.exists()
+
+
+@pytest.mark.django_db
+def test_anomaly_watch_list_is_made_exact_and_left_alone_without_the_section(tmp_path):
+    from observatory.detection.models import WatchedMetric
+
+    def watched():
+        return sorted(WatchedMetric.objects.values_list("name", flat=True))
+
+    output = apply(write(tmp_path, "anomaly:\n  watch: [shop.orders, shop.payments]\n"))
+    assert "anomaly watch shop.orders: created" in output and watched() == ["shop.orders", "shop.payments"]
+    output = apply(write(tmp_path, "anomaly:\n  watch: [shop.payments, shop.refunds]\n", "v2.yaml"))
+    assert "anomaly watch shop.orders: deleted" in output and "anomaly watch shop.payments: unchanged" in output
+    assert watched() == ["shop.payments", "shop.refunds"]
+    apply(write(tmp_path, GOOD, "v3.yaml"))
+    assert watched() == ["shop.payments", "shop.refunds"]

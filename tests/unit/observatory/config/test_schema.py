@@ -64,9 +64,20 @@ def test_unknown_top_level_section():
     ]
 
 
-def test_planned_sections_are_rejected_honestly():
-    [error] = errors_of("anomaly:\n  watch: [x]\n")
-    assert error.startswith("obs.yaml:1: anomaly: section not supported by this version yet")
+def test_anomaly_watch_list():
+    assert parse("anomaly:\n  watch: [checkout.orders, observatory.replication.lag]\n").anomaly.watch == (
+        "checkout.orders", "observatory.replication.lag")
+    assert parse("anomaly: {}\n").anomaly.watch == ()
+    assert parse("regions: {}\n").anomaly is None  # no section: the watch list is left alone
+
+
+def test_anomaly_errors_name_the_entry():
+    assert errors_of("anomaly:\n  watch: [a]\n  threshold: 3\n") == [
+        "obs.yaml:3: anomaly.threshold: unknown field; expected one of: watch"]
+    errors = errors_of("anomaly:\n  watch: [a, '', a]\n")
+    assert errors == ["obs.yaml:2: anomaly.watch.1: expected a metric name of 1 to 255 characters, got ''",
+                      "obs.yaml:2: anomaly.watch.2: 'a' is listed twice"]
+    assert errors_of("anomaly:\n  watch: a\n")[0].startswith("obs.yaml:2: anomaly.watch:")
 
 
 def test_every_error_is_reported_at_once():

@@ -97,6 +97,30 @@ def test_same_spike_in_every_peer_lowers_the_regional_score():
     assert peer.n_peers == 3 and peer.regional_share < 0.3
 
 
+@pytest.mark.parametrize("n_regions", [2, 3, 5])
+def test_a_spike_in_one_region_flags_that_region_only(n_regions):
+    """Every region is scored against the others; only the spiking one may alarm."""
+    n = 700
+    values = np.stack([noisy(n, level=100, noise=3, seed=20 + r) for r in range(n_regions)], axis=1)
+    values[500, 0] += 60
+    bank = DetectorBank(n_regions)
+    scores = np.zeros((n, n_regions))
+    for j in range(n):
+        peers = np.stack([np.delete(values[j], r) for r in range(n_regions)])
+        scores[j] = bank.update(np.full(n_regions, times(n)[j]), values[j], peers)
+    assert scores[500, 0] >= ALERT_THRESHOLD
+    # The healthy regions' scores do not rise with their peer's spike (compare: the same data without it).
+    calm = values.copy()
+    calm[500, 0] -= 60
+    bank = DetectorBank(n_regions)
+    for j in range(501):
+        peers = np.stack([np.delete(calm[j], r) for r in range(n_regions)])
+        baseline = bank.update(np.full(n_regions, times(n)[j]), calm[j], peers)
+    assert (scores[500, 1:] < ALERT_THRESHOLD).all()
+    if n_regions >= 3:  # with two regions the comparison is symmetric: only their own history tells them apart
+        assert (scores[500, 1:] <= baseline[1:] + 0.1).all()
+
+
 def test_explanation_names_the_features_that_drove_the_score():
     x = noisy(700, seed=10)
     x[500] += 30

@@ -1,0 +1,145 @@
+"""Watched series from real OTLP ingest, through rollups, scored by the shard jobs."""
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+from observatory.alerting import sources
+from observatory.detection import jobs
+from observatory.detection.models import Anomaly, DetectorShard, WatchedMetric
+from observatory.regions.models import Region
+from observatory.regions.tokens import issue_token
+from observatory.telemetry.rollups import roll_up_pending
+
+REGIONS = ("us-east-1", "eu-west-1", "ap-south-1")
+MINUTES = 240
+SPIKE = 3  # minutes before the last one
+
+
+def ns(dt: datetime) -> int:
+    return int(dt.timestamp()) * 10**9
+
+
+def orders_request(points: dict[str, list[tuple[datetime, float]]]) -> ExportMetricsServiceRequest:
+    """Gauges named by ``points``' keys, from service shop."""
+    request = ExportMetricsServiceRequest()
+    resource_metrics = request.resource_metrics.add()
+    resource_metrics.resource.attributes.append(KeyValue(key="service.name"))
+    resource_metrics.resource.attributes[0].value.string_value = "shop"
+    scope = resource_metrics.scope_metrics.add()
+    for name, series in points.items():
+        metric = scope.metrics.add(name=name)
+        for at, value in series:
+            metric.gauge.data_points.add(time_unix_nano=ns(at + timedelta(seconds=20)), as_double=value)
+    return request
+
+
+@pytest.fixture
+def world(transactional_db, client, settings):
+    """Three regions pushing shop.orders and shop.payments for MINUTES minutes. A spike SPIKE minutes
+    before the end hits shop.orders in us-east-1 only, and shop.payments in every region at once."""
+    settings.ANOMALY_SHARDS = 2
+    jobs._cache.clear()
+    WatchedMetric.objects.bulk_create([WatchedMetric(name="shop.orders"), WatchedMetric(name="shop.payments")])
+    last = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    minutes = [last - timedelta(minutes=MINUTES - 1 - m) for m in range(MINUTES)]
+    rng = np.random.default_rng(7)
+    for region_name in REGIONS:
+        region = Region.objects.create(name=region_name)
+        orders = 100 + rng.normal(0, 3, MINUTES)
+        payments = 50 + rng.normal(0, 2, MINUTES)
+        payments[-1 - SPIKE] += 60
+        if region_name == "us-east-1":
+            orders[-1 - SPIKE] += 60
+        response = client.post(
+            "/v1/metrics", orders_request({"shop.orders": list(zip(minutes, orders)),
+                                           "shop.payments": list(zip(minutes, payments))}).SerializeToString(),
+            content_type="application/x-protobuf", HTTP_AUTHORIZATION=f"Bearer {issue_token(region)}")
+        assert response.status_code == 200, response.content
+    while roll_up_pending():
+        pass
+    return minutes
+
+
+def run_jobs(now: datetime, fit: bool = False) -> int:
+    found = 0
+    for shard in range(2):
+        if fit:
+            jobs.fit_shard(shard, now=now)
+        found += jobs.score_shard(shard, now=now)
+    return found
+
+
+def settled(minute: datetime, settings) -> datetime:
+    """The time at which ``minute`` is the last one to be scored."""
+    return minute + timedelta(seconds=settings.ANOMALY_SETTLE_SECONDS, milliseconds=1)
+
+
+def test_spike_in_one_region_is_an_anomaly_and_the_same_spike_everywhere_is_not(world, settings, client,
+                                                                                  django_user_model):
+    minutes = world
+    # History up to 60 minutes before the end, then the first fit, then the rest.
+    assert run_jobs(settled(minutes[-61], settings)) == 0  # nothing is fitted yet: no scores to speak of
+    assert run_jobs(settled(minutes[-1], settings), fit=True) == 1
+    [anomaly] = Anomaly.objects.select_related("region")
+    assert (anomaly.region.name, anomaly.series_key, anomaly.minute) == ("us-east-1", "shop.orders",
+                                                                         minutes[-1 - SPIKE])
+    assert anomaly.score >= 0.5 and anomaly.service == "shop" and anomaly.model_version == 1
+    explanation = anomaly.explanation
+    assert explanation["drivers"][0] in ("value", "peer_deviation")
+    assert explanation["peers"]["n_peers"] == 2 and explanation["peers"]["regional_share"] > 0.8
+    assert abs(explanation["peers"]["deviation"] - 60) < 15
+    assert "vs median of 2 peers" in explanation["summary"]
+
+    shards = DetectorShard.objects.filter(series_count__gt=0)
+    assert sum(s.series_count for s in shards) == 6  # 2 metrics x 3 regions
+    assert all(s.through_minute == minutes[-1] and s.model_version == 3 * (s.series_count // 3) for s in shards)
+
+    # It raises an Anomaly alert that links to the region's chart.
+    [condition] = [c for c in sources.collect(datetime.now(timezone.utc)) if c.labels["alertname"] == "Anomaly"]
+    assert condition.labels == {"alertname": "Anomaly", "severity": "ticket", "source": "anomaly",
+                                "region": "us-east-1", "series": "shop.orders", "service": "shop"}
+    assert "/regions/us-east-1/?series=shop.orders&at=" in condition.annotations["link"]
+
+    # And the API lists it.
+    client.force_login(django_user_model.objects.create_user("viewer"))
+    [listed] = client.get("/api/v1/anomalies", {"region": "us-east-1"}).json()
+    assert listed["series"] == "shop.orders" and listed["explanation"]["peers"]["n_peers"] == 2
+
+
+def test_state_survives_a_new_process_and_reruns_change_nothing(world, settings):
+    minutes = world
+    run_jobs(settled(minutes[-61], settings))
+    versions = dict(DetectorShard.objects.values_list("shard", "version"))
+    # Same time again: nothing new to score, no state written.
+    assert run_jobs(settled(minutes[-61], settings)) == 0
+    assert dict(DetectorShard.objects.values_list("shard", "version")) == versions
+    jobs._cache.clear()  # as if another worker process picked the shards up: state comes from the rows
+    assert run_jobs(settled(minutes[-1], settings), fit=True) == 1
+    assert Anomaly.objects.get().series_key == "shop.orders"
+
+
+def test_a_leased_shard_is_left_alone(world, settings):
+    now = settled(world[-1], settings)
+    DetectorShard.objects.create(shard=0, lease_owner="someone", lease_until=now + timedelta(minutes=1))
+    assert jobs.score_shard(0, now=now) == 0
+    assert DetectorShard.objects.get(shard=0).through_minute is None
+    jobs.score_shard(0, now=now + timedelta(minutes=2))  # the lease ran out: taken over
+    assert DetectorShard.objects.get(shard=0).through_minute is not None
+
+
+def test_detection_fans_out_through_a_real_worker(world, celery_worker, settings):
+    from observatory.detection.tasks import run_detection
+
+    run_detection.delay()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = DetectorShard.objects.filter(through_minute__isnull=False).count()
+        if done == settings.ANOMALY_SHARDS:
+            break
+        time.sleep(0.2)
+    assert DetectorShard.objects.filter(through_minute__isnull=False).count() == settings.ANOMALY_SHARDS
