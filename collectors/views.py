@@ -6,6 +6,7 @@ import time
 import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from collectors import auth, responses
@@ -14,6 +15,7 @@ from collectors.limits import InFlight, TokenBuckets
 from collectors.otlp.decode import JSON, PROTOBUF, DecodeError, decode_request
 from collectors.otlp.flatten import RegionResolver, Window, flatten_metrics, flatten_spans
 from observatory import selfmetrics
+from observatory.regions import auth_failures
 from observatory.telemetry import ingest
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def _handle(request, signal: str):
         return responses.error(503, "database unavailable, retry later", answer, settings.INGEST_RETRY_AFTER_SECONDS)
     if grant is None:
         selfmetrics.INGEST_AUTH_FAILURES.inc()
+        auth_failures.record(request.META.get("REMOTE_ADDR", ""), request.headers.get("Authorization", ""),
+                             timezone.now())  # never raises: a 401 stays a 401
         return responses.error(401, "missing or invalid bearer token (Authorization: Bearer <region token>)", answer)
     if media is None:
         given = request.headers.get("Content-Type", "") or "none"

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "observatory.detection",
     "observatory.alerting",
     "observatory.config",
+    "django_htmx",
     "dashboards",
 ]
 
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "observatory.urls"
@@ -99,6 +101,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Front-end packages come from npm (package-lock.json; bin/run and bin/test run `npm ci`) and are
+# served straight from node_modules; without them the charts fall back to their numbers tables.
+STATICFILES_DIRS = [(f"vendor/{name}", BASE_DIR / "node_modules" / name / "dist") for name in ("uplot",)
+                    if (BASE_DIR / "node_modules" / name / "dist").is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -135,6 +141,9 @@ INGEST_MAX_AGE_SECONDS = env.read_int("INGEST_MAX_AGE_SECONDS", 2 * 86400, minim
 INGEST_MAX_FUTURE_SECONDS = env.read_int("INGEST_MAX_FUTURE_SECONDS", 300, minimum=0)
 INGEST_RETRY_AFTER_SECONDS = env.read_int("INGEST_RETRY_AFTER_SECONDS", 5, minimum=1)
 INGEST_TOKEN_CACHE_SECONDS = env.read_int("INGEST_TOKEN_CACHE_SECONDS", 30, minimum=0)
+# More than this many 401s on /v1/metrics and /v1/traces within the window fire IngestAuthFailures.
+INGEST_AUTH_FAILURE_THRESHOLD = env.read_int("INGEST_AUTH_FAILURE_THRESHOLD", 20, minimum=0)
+INGEST_AUTH_FAILURE_WINDOW_SECONDS = env.read_int("INGEST_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=60)
 RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
 ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=31)  # SLO windows need 30 days
 SLO_EVALUATION_RETENTION_DAYS = env.read_int("SLO_EVALUATION_RETENTION_DAYS", 7, minimum=1)
@@ -160,6 +169,11 @@ ALERT_REPEAT_INTERVAL_SECONDS = env.read_int("ALERT_REPEAT_INTERVAL_SECONDS", 4 
 ALERT_MAX_SILENCE_SECONDS = env.read_int("ALERT_MAX_SILENCE_SECONDS", 7 * 86400, minimum=60)
 EXTERNAL_URL = env.read_str("OBSERVATORY_EXTERNAL_URL", "http://127.0.0.1:8000")
 
+# Delivery circuit breaker: after this many consecutive failed attempts an endpoint gets nothing for
+# the cool-down, then one probe attempt.
+DELIVERY_BREAKER_FAILURES = env.read_int("DELIVERY_BREAKER_FAILURES", 5, minimum=1)
+DELIVERY_BREAKER_COOLDOWN_SECONDS = env.read_int("DELIVERY_BREAKER_COOLDOWN_SECONDS", 60, minimum=1)
+
 # Outbound HTTP (webhooks, probes): allow private/loopback destinations (internal controllers, demos).
 OUTBOUND_ALLOW_PRIVATE = env.read_bool("OUTBOUND_ALLOW_PRIVATE", False)
 
@@ -168,11 +182,6 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         f"environment variable LOG_LEVEL={LOG_LEVEL!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL"
     )
-# Delivery circuit breaker: after this many consecutive failed attempts an endpoint gets nothing for
-# the cool-down, then one probe attempt.
-DELIVERY_BREAKER_FAILURES = env.read_int("DELIVERY_BREAKER_FAILURES", 5, minimum=1)
-DELIVERY_BREAKER_COOLDOWN_SECONDS = env.read_int("DELIVERY_BREAKER_COOLDOWN_SECONDS", 60, minimum=1)
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

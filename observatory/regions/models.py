@@ -41,3 +41,16 @@ class RegionToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.region.name})"
+
+
+class AuthFailure(models.Model):
+    """Rejected ingest requests (401) per minute, source address and token prefix: one upsert each."""
+
+    minute = models.DateTimeField()
+    remote_addr = models.CharField(max_length=45)
+    token_prefix = models.CharField(max_length=16, help_text="first characters of the token presented")
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["minute", "remote_addr", "token_prefix"],
+                                               name="auth_failure_minute_source")]
