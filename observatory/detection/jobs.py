@@ -1,10 +1,12 @@
 """Score new minutes and refit models, one shard of watched series at a time.
 
-A job claims its shard with a lease (conditional UPDATE), restores the detector state (from
-this process's cache when no one else has written since), does its work and writes the new
-state with a compare-and-set on the version in the same transaction as the anomaly records.
-Scoring never refits: the fit job refits the forests that are due, on past rows only, and
-bumps their model version, so a model is a persisted, versioned thing of its own.
+A job claims its shard with a lease (conditional UPDATE) and works on the shard's detector
+state. Scoring only advances ``through_minute`` and ``version`` (a compare-and-set, in the
+same transaction as the anomaly records); the state itself stays in this process's cache.
+The fit job refits the forests that are due, on past rows only, bumps their model version
+and writes the whole state as a checkpoint. Scoring never refits, so a process without the
+cached state restores it exactly: the checkpoint, then a replay of the minutes scored since.
+Checkpoints are costly (about 60 KB per series, compressed), hence only with the fits.
 """
 
 from __future__ import annotations
@@ -47,16 +49,24 @@ def _release(shard: int, owner: str) -> None:
     DetectorShard.objects.filter(shard=shard, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
-def _restore(row: DetectorShard) -> tuple[DetectorBank, list[tuple[int, str]], bool]:
-    """(bank, index of (region_id, key) per bank row, whether the state was rebuilt from nothing)."""
+def _restore(row: DetectorShard) -> tuple[DetectorBank, list[tuple[int, str]]]:
+    """The shard's state as of ``row.through_minute``: (bank, (region_id, key) of each bank row)."""
     cached = _cache.get(row.shard)
     if cached and cached[0] == row.version:
-        return cached[1], cached[2], False
+        return cached[1], cached[2]
     state = DetectorShard.objects.filter(shard=row.shard).values_list("state", flat=True).first()
-    if state is None or row.params_digest != snapshot.params_digest():
-        return DetectorBank(0), [], True
-    bank, keys = snapshot.load(bytes(state))
-    return bank, [_split(k) for k in keys], False
+    if state is not None and row.params_digest == snapshot.params_digest():
+        bank, keys = snapshot.load(bytes(state))
+        bank, index = bank, [_split(k) for k in keys]
+        since = row.checkpoint_minute
+    else:  # no checkpoint yet, or one of other detector parameters: rebuild from history
+        bank, index = DetectorBank(0), []
+        since = row.through_minute and row.through_minute - timedelta(minutes=settings.ANOMALY_HISTORY_MINUTES)
+    if since is not None and row.through_minute is not None and since < row.through_minute:
+        found = watch.observations(since, row.through_minute, row.shard, settings.ANOMALY_SHARDS)
+        bank, index, _ = _score(bank, index, found, record=False)
+    _cache[row.shard] = (row.version, bank, index)
+    return bank, index
 
 
 def _join(key: tuple[int, str]) -> str:
@@ -68,10 +78,12 @@ def _split(text: str) -> tuple[int, str]:
     return int(region_id), key
 
 
-def _save(row: DetectorShard, owner: str, bank, index, now, **fields) -> None:
+def _save(row: DetectorShard, owner: str, bank, index, now, checkpoint: bool = False, **fields) -> None:
+    if checkpoint:
+        fields.update(state=snapshot.dump(bank, [_join(k) for k in index]), params_digest=snapshot.params_digest(),
+                      checkpoint_minute=row.through_minute)
     updated = DetectorShard.objects.filter(shard=row.shard, version=row.version, lease_owner=owner).update(
-        version=row.version + 1, state=snapshot.dump(bank, [_join(k) for k in index]),
-        params_digest=snapshot.params_digest(), series_count=len(index), updated_at=now, **fields)
+        version=row.version + 1, series_count=len(index), updated_at=now, **fields)
     if not updated:
         raise LostLease(f"shard {row.shard}: state changed under us")
     _cache[row.shard] = (row.version + 1, bank, index)
@@ -89,10 +101,10 @@ def score_shard(shard: int, now: datetime | None = None) -> int:
         return 0
     row, owner = claimed
     try:
-        bank, index, rebuilt = _restore(row)
+        bank, index = _restore(row)
         until = (now - timedelta(seconds=settings.ANOMALY_SETTLE_SECONDS)).replace(second=0, microsecond=0)
         after = row.through_minute
-        if rebuilt or after is None:
+        if after is None:
             after = until - timedelta(minutes=settings.ANOMALY_HISTORY_MINUTES)
         until = min(until, after + timedelta(minutes=MAX_MINUTES_PER_RUN))
         if until <= after:
@@ -113,7 +125,7 @@ def score_shard(shard: int, now: datetime | None = None) -> int:
         _release(shard, owner)
 
 
-def _score(bank, index, found: list[watch.Observation]):
+def _score(bank, index, found: list[watch.Observation], record: bool = True):
     position = {key: i for i, key in enumerate(index)}
     new = sorted({(o.region_id, o.key) for o in found} - position.keys())
     if new:
@@ -136,7 +148,7 @@ def _score(bank, index, found: list[watch.Observation]):
         values = np.array([o.value for o in group])
         scores = bank.update(np.full(len(group), minute.timestamp()), values,
                              peers if width > 0 else None, series=rows, refit=False)
-        for j in np.flatnonzero(scores >= ALERT_THRESHOLD):
+        for j in np.flatnonzero(scores >= ALERT_THRESHOLD) if record else ():
             o, explanation = group[j], bank.explain(int(rows[j]))
             records.append(Anomaly(region_id=o.region_id, series_key=o.key, service=o.service, minute=minute,
                                    value=o.value, score=float(scores[j]),
@@ -153,12 +165,13 @@ def fit_shard(shard: int, now: datetime | None = None) -> int:
         return 0
     row, owner = claimed
     try:
-        bank, index, rebuilt = _restore(row)
-        if rebuilt or not index:
+        bank, index = _restore(row)
+        if not index:
             return 0
         refitted = bank.refit_due()
-        if refitted:
-            _save(row, owner, bank, index, now, model_version=row.model_version + refitted, fitted_at=now)
+        fields = {"model_version": row.model_version + refitted, "fitted_at": now} if refitted else {}
+        if refitted or row.checkpoint_minute != row.through_minute:
+            _save(row, owner, bank, index, now, checkpoint=True, **fields)
         return refitted
     except LostLease:
         _cache.pop(shard, None)

@@ -14,11 +14,12 @@ class WatchedMetric(models.Model):
 
 
 class DetectorShard(models.Model):
-    """The detector state of one shard of watched series: every series' trailing rows, seasonal
-    ring and fitted forest (analytics.anomaly.DetectorBank, saved as compressed arrays).
+    """Progress and a checkpoint of the detector state of one shard of watched series: every
+    series' trailing rows, seasonal ring and fitted forest (analytics.anomaly.DetectorBank as
+    compressed arrays), as of ``checkpoint_minute``; see detection/jobs.py.
 
-    Workers claim a shard with a lease (conditional UPDATE), then write the new state with a
-    compare-and-set on ``version``: a worker whose lease ran out cannot overwrite newer state.
+    Workers claim a shard with a lease (conditional UPDATE), then advance it with a
+    compare-and-set on ``version``: a worker whose lease ran out cannot overwrite newer work.
     """
 
     shard = models.PositiveIntegerField(primary_key=True)
@@ -27,6 +28,7 @@ class DetectorShard(models.Model):
     lease_until = models.DateTimeField(null=True)
     params_digest = models.CharField(max_length=16, blank=True, help_text="detector parameters the state belongs to")
     through_minute = models.DateTimeField(null=True, help_text="last minute scored")
+    checkpoint_minute = models.DateTimeField(null=True, help_text="last minute the saved state includes")
     series_count = models.PositiveIntegerField(default=0)
     model_version = models.PositiveBigIntegerField(default=0, help_text="forest refits so far, over all series")
     fitted_at = models.DateTimeField(null=True)

@@ -115,12 +115,38 @@ def test_state_survives_a_new_process_and_reruns_change_nothing(world, settings)
     minutes = world
     run_jobs(settled(minutes[-61], settings))
     versions = dict(DetectorShard.objects.values_list("shard", "version"))
-    # Same time again: nothing new to score, no state written.
+    # Same time again: nothing new to score, nothing written.
     assert run_jobs(settled(minutes[-61], settings)) == 0
     assert dict(DetectorShard.objects.values_list("shard", "version")) == versions
-    jobs._cache.clear()  # as if another worker process picked the shards up: state comes from the rows
-    assert run_jobs(settled(minutes[-1], settings), fit=True) == 1
+    assert not DetectorShard.objects.filter(state__isnull=False).exists()  # scoring writes no checkpoint
+    # As if other worker processes picked the shards up: no checkpoint yet, so the state is
+    # rebuilt from history; then the fit job checkpoints it.
+    jobs._cache.clear()
+    assert sum(jobs.fit_shard(shard, now=settled(minutes[-61], settings)) for shard in range(2)) == 6
+    assert all(s.checkpoint_minute == minutes[-61] for s in DetectorShard.objects.filter(series_count__gt=0))
+    run_jobs(settled(minutes[-30], settings))
+    jobs._cache.clear()  # now from the checkpoint plus a replay of the 31 minutes scored since
+    assert run_jobs(settled(minutes[-1], settings)) == 1
     assert Anomaly.objects.get().series_key == "shop.orders"
+
+
+def test_restored_state_equals_the_state_kept_in_memory(world, settings):
+    from observatory.analytics.anomaly import snapshot
+
+    minutes = world
+    run_jobs(settled(minutes[-61], settings))
+    run_jobs(settled(minutes[-10], settings), fit=True)  # refits and checkpoints at minute -61
+    assert {s.checkpoint_minute for s in DetectorShard.objects.filter(series_count__gt=0)} == {minutes[-61]}
+    kept = {shard: snapshot.dump(bank, [f"{r}|{k}" for r, k in index])
+            for shard, (_, bank, index) in jobs._cache.items()}
+    jobs._cache.clear()
+    for row in DetectorShard.objects.filter(series_count__gt=0):
+        bank, index = jobs._restore(row)
+        restored = snapshot.load(snapshot.dump(bank, [f"{r}|{k}" for r, k in index]))[0]
+        original = snapshot.load(kept[row.shard])[0]
+        for name, array in vars(original).items():
+            if isinstance(array, np.ndarray):
+                np.testing.assert_array_equal(getattr(restored, name), array, err_msg=name)
 
 
 def test_a_leased_shard_is_left_alone(world, settings):
