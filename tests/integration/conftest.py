@@ -48,23 +48,32 @@ def celery_worker(test_database_url, tmp_path_factory):
 
     import redis
 
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from earlier runs
+    process, _ = start_worker(test_database_url, tmp_path_factory.mktemp("celery") / "worker.log")
+    yield process
+    stop_worker(process)
+
+
+def start_worker(database_url: str, log_path, concurrency: int = 2, **env: str) -> tuple[subprocess.Popen, str]:
+    """Start a real Celery worker process (env overrides its settings) and wait until it answers a ping."""
     from observatory.celery import app
 
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from earlier runs
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "observatory", "worker", "--concurrency", "2", "--loglevel", "INFO",
-         "--hostname", hostname, "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=child_env(DATABASE_URL=test_database_url), stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "celery", "-A", "observatory", "worker", "--concurrency", str(concurrency),
+         "--loglevel", "INFO", "--hostname", hostname, "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=child_env(DATABASE_URL=database_url, **env), stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while not app.control.ping(destination=[hostname], timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()[-3000:]}")
-    yield process
+    return process, hostname
+
+
+def stop_worker(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
