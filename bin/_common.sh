@@ -37,3 +37,20 @@ ensure_venv() {
     die "pip install failed (see above)"
   echo "$hash-$extras" > "$stamp"
 }
+
+# ensure_node_modules: `npm ci` when node_modules is missing or package-lock.json changed since the
+# last install. The dashboards' charts (uPlot) are served from node_modules; without npm the pages
+# still work and show their numbers tables, so a missing npm is a warning, not an error.
+ensure_node_modules() {
+  local stamp="$ROOT/node_modules/.observatory-lock" hash
+  [ -f "$ROOT/package-lock.json" ] || return 0
+  hash="$(sha256sum < "$ROOT/package-lock.json" | cut -c1-16)"
+  [ -f "$stamp" ] && grep -qx -- "$hash" "$stamp" && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    say "npm not found: charts will fall back to tables (on Debian: apt-get install npm)"
+    return 0
+  fi
+  say "installing front-end packages (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed (see above)"
+  echo "$hash" > "$stamp"
+}

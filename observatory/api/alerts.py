@@ -7,6 +7,7 @@ from ninja import Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
+from observatory.alerting import acknowledge as acknowledgement
 from observatory.alerting import silences
 from observatory.alerting.models import Alert, Silence
 
@@ -58,12 +59,11 @@ def register(api):
               summary="Stop repeats of a firing alert (its resolution is still sent)")
     def acknowledge(request, fingerprint: str):
         actor = _operator(request)
-        alert = get_object_or_404(Alert, fingerprint=fingerprint)
-        if alert.state != "firing":
-            raise HttpError(409, f"alert is {alert.state}; only firing alerts are acknowledged")
-        Alert.objects.filter(id=alert.id).update(acknowledged_by=actor, acknowledged_at=timezone.now())
-        alert.refresh_from_db()
-        return _alert(alert)
+        get_object_or_404(Alert, fingerprint=fingerprint)
+        try:
+            return _alert(acknowledgement.acknowledge(fingerprint, actor))
+        except acknowledgement.AcknowledgeError as exc:
+            raise HttpError(409, str(exc)) from None
 
     @api.get("/silences", tags=["silences"])
     def list_silences(request, active: bool | None = None):

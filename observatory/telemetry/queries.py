@@ -145,3 +145,31 @@ def metric_minutes(names: set[str], after: datetime, until: datetime) -> list[tu
     return list(SeriesMinute.objects.filter(series__name__in=names, minute__gt=after, minute__lte=until)
                 .order_by("minute").values_list("series__region_id", "series__name", "series__attributes",
                                                 "series__service", "minute", "last", "increase"))
+
+
+def red_rollup(after: datetime, until: datetime, region_id: int | None = None, service: str | None = None,
+               step_seconds: int | None = None) -> dict[tuple, list]:
+    """RED rollups for minutes in (after, until], summed over operations (and over steps of
+    ``step_seconds`` from ``after``; None: the whole range), for the dashboards:
+    {(region_id, service, step_start or None): [requests, errors, latency_buckets]}."""
+    from observatory.telemetry.models import SpanMinute
+
+    rows = SpanMinute.objects.filter(minute__gt=after, minute__lte=until)
+    if region_id is not None:
+        rows = rows.filter(region_id=region_id)
+    if service is not None:
+        rows = rows.filter(service=service)
+    totals: dict[tuple, list] = {}
+    for rid, svc, minute, requests, errors, buckets in rows.values_list(
+            "region_id", "service", "minute", "requests", "errors", "latency_buckets").iterator(chunk_size=5000):
+        step = _floor(minute, after, step_seconds) if step_seconds else None
+        entry = totals.get((rid, svc, step))
+        if entry is None:
+            totals[(rid, svc, step)] = [requests, errors, list(buckets)]
+            continue
+        entry[0] += requests
+        entry[1] += errors
+        summed = entry[2]
+        for i, count in enumerate(buckets):
+            summed[i] += count
+    return totals
