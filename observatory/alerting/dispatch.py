@@ -22,7 +22,7 @@ from observatory.alerting.models import Alert, AlertGroup, InhibitRule, Route, S
 from observatory.alerting.sources import BUILTIN_INHIBIT_RULES
 from observatory.analytics import alerts as lifecycle
 from observatory.analytics import notify
-from observatory.analytics.notify import GroupView, Timing, should_send
+from observatory.analytics.notify import GroupView, Timing, due_at
 from observatory.delivery import outbox
 from observatory.delivery.models import Endpoint
 
@@ -82,8 +82,9 @@ def _group_key(endpoint_id: int, group_labels: dict, route_key: str = "") -> str
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def dispatch(now=None) -> int:
-    """Notify every due group; returns the number of notifications enqueued."""
+def dispatch(now=None, upcoming: list | None = None) -> int:
+    """Notify every due group; returns the number of notifications enqueued. Groups due later
+    add their due time to ``upcoming``, so the caller can run a dispatch right then."""
     now = now or timezone.now()
     endpoints = {e.id: e for e in Endpoint.objects.filter(enabled=True)}
     routes, fallback = load_routes(endpoints)
@@ -101,7 +102,8 @@ def dispatch(now=None) -> int:
     for (chosen, labels), alerts in groups.items():
         key = keys[(chosen, labels)]
         group = rows.get(key) or _create_group(key, chosen.receiver, json.loads(labels), now)
-        sent += _maybe_notify(endpoints[chosen.receiver], chosen, group, alerts, now)
+        sent += _maybe_notify(endpoints[chosen.receiver], chosen, group, alerts, now,
+                              upcoming if upcoming is not None else [])
     return sent
 
 
@@ -114,13 +116,18 @@ def _create_group(key: str, receiver_id: int, group_labels: dict, now) -> AlertG
         return AlertGroup.objects.get(key=key)  # another worker created it first
 
 
-def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, alerts: list[Alert], now) -> int:
+def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, alerts: list[Alert], now,
+                  upcoming: list) -> int:
     firing_now = {a.fingerprint for a in alerts if a.state == lifecycle.FIRING}
     told = set(group.sent_resolved) - firing_now  # a re-fired alert's next resolution must be told again
     members = [a for a in alerts if a.state == lifecycle.FIRING or a.fingerprint not in told]
     view = GroupView(tuple(sorted((a.fingerprint, a.state) for a in members)),
                      repeatable=any(a.state == lifecycle.FIRING and not a.acknowledged_by for a in members))
-    if not should_send(now, group.created_at, group.last_sent_at, group.last_digest or None, view, chosen.timing):
+    due = due_at(group.created_at, group.last_sent_at, group.last_digest or None, view, chosen.timing)
+    if due is None:
+        return 0
+    if now < due:
+        upcoming.append(due)
         return 0
     if not any(a.state == lifecycle.FIRING for a in members) and group.last_sent_at is None:
         return 0  # never told it was firing: nothing to resolve
