@@ -28,6 +28,22 @@ ADMIN_EXTRA_PERMISSIONS = {
 }
 
 
+def ensure_groups(group_model, permission_model) -> None:
+    """Create the persona groups with their permissions (the data migration, and tests after a flush)."""
+
+    def permissions(wanted: dict[str, list[str]]):
+        found = []
+        for app_label, codenames in wanted.items():
+            found += permission_model.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        return found
+
+    group_model.objects.get_or_create(name=VIEWER)
+    operator, _ = group_model.objects.get_or_create(name=OPERATOR)
+    operator.permissions.add(*permissions(OPERATOR_PERMISSIONS))
+    admin, _ = group_model.objects.get_or_create(name=ADMIN)
+    admin.permissions.add(*permissions(OPERATOR_PERMISSIONS), *permissions(ADMIN_EXTRA_PERMISSIONS))
+
+
 def role(user) -> str:
     if user.is_superuser or user.groups.filter(name=ADMIN).exists():
         return ADMIN

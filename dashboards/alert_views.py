@@ -34,7 +34,7 @@ def alerts(request):
     context = {**alert_queries.alerts_page(filters, allowed, timezone.now()), "filters": filters,
                "values": alert_queries.label_values(), "states": alert_queries.STATES,
                "severities": alert_queries.SEVERITIES, "durations": list(alert_queries.DURATIONS),
-               "builder": builder, "preview": preview, "open_builder": bool(request.GET.get("silence") or preview)}
+               "builder": builder, "filter_query": urlencode({k: v for k, v in filters.items() if v}), "preview": preview, "open_builder": bool(request.GET.get("silence") or preview)}
     return page(request, "dashboards/alerts.html", context, "dashboards/_alerts_live.html")
 
 

@@ -12,9 +12,13 @@ PASSWORD = "a-long-test-password-42"
 def make_user(name: str, role: str | None = None, regions: tuple[str, ...] = ()):
     """A user in the persona group ``role`` (viewer, operator, admin; None: no group), optionally
     limited to ``regions``."""
+    from django.contrib.auth.models import Permission
+
+    from dashboards.access import ensure_groups
     from dashboards.models import RegionAccess
     from observatory.regions.models import Region
 
+    ensure_groups(Group, Permission)  # transactional tests flush what the data migration made
     user = get_user_model().objects.create_user(name, password=PASSWORD)
     if role:
         user.groups.add(Group.objects.get(name=role))

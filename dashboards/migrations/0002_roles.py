@@ -4,15 +4,7 @@ silence, approve/abort and manual failover) and admin (operator plus user and ac
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from dashboards.access import ADMIN_EXTRA_PERMISSIONS, OPERATOR_PERMISSIONS
-
-
-def _permissions(apps, wanted: dict[str, list[str]]):
-    Permission = apps.get_model("auth", "Permission")
-    found = []
-    for app_label, codenames in wanted.items():
-        found += Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
-    return found
+from dashboards.access import ensure_groups
 
 
 def create_groups(apps, schema_editor):
@@ -21,12 +13,7 @@ def create_groups(apps, schema_editor):
         config.models_module = True
         create_permissions(config, apps=apps, verbosity=0)
         config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Group.objects.get_or_create(name="viewer")
-    operator, _ = Group.objects.get_or_create(name="operator")
-    operator.permissions.add(*_permissions(apps, OPERATOR_PERMISSIONS))
-    admin, _ = Group.objects.get_or_create(name="admin")
-    admin.permissions.add(*_permissions(apps, OPERATOR_PERMISSIONS), *_permissions(apps, ADMIN_EXTRA_PERMISSIONS))
+    ensure_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_groups(apps, schema_editor):
