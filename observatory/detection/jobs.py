@@ -29,6 +29,7 @@ from observatory.detection.models import Anomaly, DetectorShard
 
 LEASE = timedelta(minutes=5)
 MAX_MINUTES_PER_RUN = 1440  # a long catch-up continues in the next run
+LATE_DATA = timedelta(minutes=10)
 _cache: dict[int, tuple[int, DetectorBank, list[tuple[int, str]]]] = {}  # shard -> (version, bank, index)
 
 
@@ -110,9 +111,15 @@ def score_shard(shard: int, now: datetime | None = None) -> int:
         if until <= after:
             return 0
         found = watch.observations(after, until, shard, settings.ANOMALY_SHARDS)
+        if found:  # rollups arrive in time order per region: later minutes may still be on their way
+            through = found[-1].minute
+        elif index:  # nothing new: move on, but leave recent minutes open for late data
+            through = max(after, until - LATE_DATA)
+        else:  # nothing watched here yet: wait, so that back-filled history is scored once it lands
+            return 0
         bank, index, records = _score(bank, index, found)
         with transaction.atomic():
-            _save(row, owner, bank, index, now, through_minute=until)
+            _save(row, owner, bank, index, now, through_minute=through)
             Anomaly.objects.bulk_create(records, ignore_conflicts=True)
         return len(records)
     except LostLease:

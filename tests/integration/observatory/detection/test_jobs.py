@@ -38,31 +38,68 @@ def orders_request(points: dict[str, list[tuple[datetime, float]]]) -> ExportMet
     return request
 
 
-@pytest.fixture
-def world(transactional_db, client, settings):
+class World:
     """Three regions pushing shop.orders and shop.payments for MINUTES minutes. A spike SPIKE minutes
     before the end hits shop.orders in us-east-1 only, and shop.payments in every region at once."""
+
+    def __init__(self, client):
+        self.client = client
+        last = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=3)
+        self.minutes = [last - timedelta(minutes=MINUTES - 1 - m) for m in range(MINUTES)]
+        rng = np.random.default_rng(7)
+        self.values = {}
+        for name in REGIONS:
+            orders = 100 + rng.normal(0, 3, MINUTES)
+            payments = 50 + rng.normal(0, 2, MINUTES)
+            payments[-1 - SPIKE] += 60
+            if name == "us-east-1":
+                orders[-1 - SPIKE] += 60
+            self.values[name] = (orders, payments)
+        self.tokens = {name: issue_token(Region.objects.create(name=name)) for name in REGIONS}
+
+    def push(self, first: int = 0, end: int = MINUTES) -> None:
+        """Send minutes [first, end) from every region, and roll them up."""
+        span = self.minutes[first:end]
+        for name, (orders, payments) in self.values.items():
+            body = orders_request({"shop.orders": list(zip(span, orders[first:end])),
+                                   "shop.payments": list(zip(span, payments[first:end]))}).SerializeToString()
+            response = self.client.post("/v1/metrics", body, content_type="application/x-protobuf",
+                                        HTTP_AUTHORIZATION=f"Bearer {self.tokens[name]}")
+            assert response.status_code == 200, response.content
+        while roll_up_pending():
+            pass
+
+
+@pytest.fixture
+def pusher(transactional_db, client, settings):
     settings.ANOMALY_SHARDS = 2
     jobs._cache.clear()
     WatchedMetric.objects.bulk_create([WatchedMetric(name="shop.orders"), WatchedMetric(name="shop.payments")])
-    last = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=3)
-    minutes = [last - timedelta(minutes=MINUTES - 1 - m) for m in range(MINUTES)]
-    rng = np.random.default_rng(7)
-    for region_name in REGIONS:
-        region = Region.objects.create(name=region_name)
-        orders = 100 + rng.normal(0, 3, MINUTES)
-        payments = 50 + rng.normal(0, 2, MINUTES)
-        payments[-1 - SPIKE] += 60
-        if region_name == "us-east-1":
-            orders[-1 - SPIKE] += 60
-        response = client.post(
-            "/v1/metrics", orders_request({"shop.orders": list(zip(minutes, orders)),
-                                           "shop.payments": list(zip(minutes, payments))}).SerializeToString(),
-            content_type="application/x-protobuf", HTTP_AUTHORIZATION=f"Bearer {issue_token(region)}")
-        assert response.status_code == 200, response.content
-    while roll_up_pending():
-        pass
-    return minutes
+    return World(client)
+
+
+@pytest.fixture
+def world(pusher):
+    pusher.push()
+    return pusher.minutes
+
+
+def test_history_that_lands_after_a_run_is_still_scored(pusher, settings):
+    """A back-fill (e.g. the simulator's) that arrives while the jobs already run loses no minute."""
+    minutes = pusher.minutes
+    now = settled(minutes[-1], settings)
+    assert run_jobs(now) == 0
+    assert not DetectorShard.objects.filter(through_minute__isnull=False).exists()  # nothing watched yet
+    pusher.push(0, 120)
+    run_jobs(now)
+    assert {s.through_minute for s in DetectorShard.objects.filter(series_count__gt=0)} == {minutes[119]}
+    pusher.push(120, MINUTES - 60)
+    run_jobs(now)
+    run_jobs(now, fit=True)
+    assert {s.model_version for s in DetectorShard.objects.filter(series_count__gt=0)} == {3}
+    pusher.push(MINUTES - 60)
+    assert run_jobs(now) == 1
+    assert {s.series_count for s in DetectorShard.objects.filter(series_count__gt=0)} == {3}
 
 
 def run_jobs(now: datetime, fit: bool = False) -> int:
