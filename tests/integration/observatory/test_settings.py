@@ -41,3 +41,20 @@ def test_embedded_defaults_need_no_configuration(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
     assert (tmp_path / "broker").is_dir()
+
+
+def test_deploy_check_is_clean_with_the_documented_production_settings(tmp_path):
+    import secrets
+
+    key = tmp_path / "secret-key"
+    key.write_text(secrets.token_urlsafe(50))
+    production = {"DEBUG": "false", "SECRET_KEY_FILE": str(key), "OBSERVATORY_HTTPS": "true",
+                  "OBSERVATORY_HSTS_INCLUDE_SUBDOMAINS": "true", "OBSERVATORY_HSTS_PRELOAD": "true",
+                  "ALLOWED_HOSTS": "observatory.example.com"}
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", unset=("SECRET_KEY",), **production)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+    # Without HTTPS the same check names what is missing rather than passing silently.
+    plain = run_manage("check", "--deploy", "--fail-level", "WARNING", unset=("SECRET_KEY",),
+                       **{**production, "OBSERVATORY_HTTPS": "false"})
+    assert plain.returncode != 0 and "SESSION_COOKIE_SECURE" in plain.stderr
