@@ -48,6 +48,7 @@
       height: 180,
       legend: { show: true },
       scales: { x: { time: true } },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },  // as the tables: UTC
       series: [{}, {
         label: figure.querySelector("figcaption").textContent,
         stroke: key === "errors" ? "#d03b2f" : key === "latency" ? "#8a4fd1" : "#2457d6",

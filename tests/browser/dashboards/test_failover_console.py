@@ -35,6 +35,8 @@ def test_outage_turns_the_tile_red_and_an_operator_approves(live_server, page, w
     print("screenshot:", screenshot("console-pending"))
 
     card.get_by_label("Approval reason").fill("us-east-1 is down, approving")
+    page.wait_for_timeout(12_000)  # a poll comes and goes: what the operator typed stays
+    expect(card.get_by_label("Approval reason")).to_have_value("us-east-1 is down, approving")
     card.get_by_role("button", name="Approve").click()
     expect(page.locator(".messages")).to_contain_text("approve done")
     expect(page.locator("#pending article.decision")).to_have_attribute("data-state", "dispatched")
