@@ -15,10 +15,10 @@ from tests.conftest import ROOT, child_env, free_port, wait_for_port
 EMBEDDED_UNSET = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "OBSERVATORY_VAR_DIR")
 
 
-def start_run(var_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_run(var_dir: Path, port: int, log_path: Path, *args: str, **env_overrides: str) -> subprocess.Popen:
     env = child_env(unset=EMBEDDED_UNSET, OBSERVATORY_VENV=sys.prefix, OBSERVATORY_VAR_DIR=str(var_dir),
-                    PORT=str(port), WEB_CONCURRENCY="1", WORKER_CONCURRENCY="1")
-    return subprocess.Popen([str(ROOT / "bin" / "run")], cwd=ROOT, env=env, stdout=open(log_path, "w"),
+                    PORT=str(port), WEB_CONCURRENCY="1", WORKER_CONCURRENCY="1", **env_overrides)
+    return subprocess.Popen([str(ROOT / "bin" / "run"), *args], cwd=ROOT, env=env, stdout=open(log_path, "w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -124,3 +124,23 @@ def test_run_command_serves_the_embedded_stack_and_reuses_it(tmp_path):
     second = second_log.read_text()
     assert "installing dependencies" not in second and "creating virtualenv" not in second
     assert f"admin login: {login[1]} (password in {var_dir / 'admin-password'})" in second
+
+
+def test_demo_mode_simulates_regions_into_the_embedded_stack(tmp_path):
+    var_dir, port = tmp_path / "var", free_port()
+    log = tmp_path / "demo.log"
+    process = start_run(var_dir, port, log, "--demo", DEMO_HISTORY_MINUTES="3")
+    try:
+        wait_for_log(log, r"simulate: back-filled 3 minutes of history \(\d+ spans\)", process, timeout=120)
+        code = ("from observatory.regions.models import Region; from observatory.telemetry.models import "
+                "SpanMinute; print(sorted(Region.objects.values_list('name', flat=True)), "
+                "SpanMinute.objects.values('region').distinct().count())")
+        deadline = time.monotonic() + 60  # the beat rolls minutes up every 15 s
+        while True:
+            out = embedded_manage(var_dir, "shell", "-v", "0", "-c", code)
+            if out.strip().endswith(" 3") or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert out.strip() == "['ap-south-1', 'eu-west-1', 'us-east-1'] 3", out
+    finally:
+        interrupt_and_wait(process)  # the simulator stops with the rest

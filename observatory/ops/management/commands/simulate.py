@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from observatory.config.schema import ConfigError
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         wall_start = time.time()
         probes = ProbeServer(world, wall_start, options["probe_host"], options["probe_port"]).start()
         try:
+            self._wait_for(options["url"])
             tokens = self._tokens(options, regions, services, probes)
             history = -60.0 * options["history"]
             senders = [RegionSender(world, r, options["url"], tokens[r], wall_start, history, options["seed"] + i)
@@ -83,6 +85,18 @@ class Command(BaseCommand):
         finally:
             probes.stop()
         self._say("simulation stopped")
+
+    def _wait_for(self, url: str, timeout: float = 120.0) -> None:
+        """Wait until the Observatory answers at all (it may still be starting)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                requests.get(url.rstrip("/") + "/healthz", timeout=2)
+                return
+            except requests.RequestException as exc:
+                if time.monotonic() > deadline:
+                    raise CommandError(f"{url} did not answer within {timeout:.0f} s: {exc}") from None
+                time.sleep(1)
 
     def _tokens(self, options, regions, services, probes) -> dict[str, str]:
         if options["setup"]:
