@@ -1,10 +1,12 @@
 from django.urls import path
 
-from dashboards import alert_views, failover_views, views
+from dashboards import alert_views, failover_views, slo_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("regions/<str:name>/", views.region, name="region"),
+    path("slos/", slo_views.slos, name="slos"),
+    path("slos/<str:name>/", slo_views.slo, name="slo"),
     path("alerts/", alert_views.alerts, name="alerts"),
     path("alerts/<str:fingerprint>/acknowledge", alert_views.acknowledge, name="acknowledge"),
     path("alerts/silences/preview", alert_views.silence_preview, name="silence_preview"),

@@ -1,21 +1,35 @@
-// Draws the region page's charts with uPlot from the #chart-data JSON the server rendered.
-// Without JavaScript (or uPlot) the numbers table under the charts stays open instead.
+// Draws the dashboards' charts with uPlot from the JSON the server rendered next to them
+// (<figure class="chart" data-chart="KEY" data-source="JSON-ID">). Without JavaScript, or
+// without uPlot, the numbers table under the charts stays open instead.
 (function () {
   "use strict";
-  var source = document.getElementById("chart-data");
-  if (!source || typeof uPlot === "undefined") return;
-  var data = JSON.parse(source.textContent);
-  var units = { rate: " req/s", errors: "", latency: " ms" };
+  if (typeof uPlot === "undefined") return;
+  var sources = {};
+  function source(id) {
+    if (!(id in sources)) {
+      var el = document.getElementById(id);
+      sources[id] = el ? JSON.parse(el.textContent) : null;
+    }
+    return sources[id];
+  }
+  var colours = { rate: "#2457d6", errors: "#d03b2f", latency: "#8a4fd1", budget: "#2e9d4b", burn: "#d07a00" };
+  var formats = {
+    rate: function (v) { return v.toPrecision(3) + " req/s"; },
+    errors: function (v) { return (v * 100).toFixed(2) + " %"; },
+    latency: function (v) { return v.toPrecision(3) + " ms"; },
+    budget: function (v) { return (v * 100).toFixed(1) + " %"; },
+    burn: function (v) { return v.toPrecision(3) + "x"; },
+  };
 
-  // Anomalies: a red line on the canvas plus a link over it, placed at the anomalous minute.
-  function markersPlugin(markers) {
+  // Anomalies: a red line plus a link over it at the anomalous minute. Thresholds: dashed lines.
+  function overlays(markers, thresholds) {
     return {
       hooks: {
         draw: [function (u) {
           var ctx = u.ctx;
           ctx.save();
-          ctx.strokeStyle = "#d03b2f";
           ctx.lineWidth = 2 * devicePixelRatio;
+          ctx.strokeStyle = "#d03b2f";
           markers.forEach(function (m) {
             var x = Math.round(u.valToPos(m.t, "x", true));
             ctx.beginPath();
@@ -23,9 +37,21 @@
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
           });
+          ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+          ctx.strokeStyle = "#9aa3af";
+          ctx.fillStyle = "#5b6472";
+          ctx.font = 10 * devicePixelRatio + "px sans-serif";
+          thresholds.forEach(function (th) {
+            var y = Math.round(u.valToPos(th.value, "y", true));
+            if (y < u.bbox.top || y > u.bbox.top + u.bbox.height) return;
+            ctx.beginPath();
+            ctx.moveTo(u.bbox.left, y);
+            ctx.lineTo(u.bbox.left + u.bbox.width, y);
+            ctx.stroke();
+            ctx.fillText(th.label + " " + th.value.toPrecision(3) + "x", u.bbox.left + 4, y - 3);
+          });
           ctx.restore();
-          var layer = u.over;
-          layer.querySelectorAll(".anomaly-marker").forEach(function (el) { el.remove(); });
+          u.over.querySelectorAll(".anomaly-marker").forEach(function (el) { el.remove(); });
           markers.forEach(function (m) {
             var a = document.createElement("a");
             a.className = "anomaly-marker";
@@ -33,7 +59,7 @@
             a.title = m.label;
             a.textContent = "!";
             a.style.left = u.valToPos(m.t, "x") + "px";
-            layer.appendChild(a);
+            u.over.appendChild(a);
           });
         }],
       },
@@ -42,28 +68,30 @@
 
   document.querySelectorAll("figure.chart[data-chart]").forEach(function (figure) {
     var key = figure.dataset.chart;
-    var markers = data.markers.filter(function (m) { return m.chart === key; });
-    var opts = {
+    var data = source(figure.dataset.source || "chart-data");
+    if (!data || !data.t.length) return;
+    var markers = (data.markers || []).filter(function (m) { return m.chart === key; });
+    var thresholds = (data.thresholds || {})[key] || [];
+    var format = formats[key] || function (v) { return v.toPrecision(3); };
+    var ys = data[key].filter(function (v) { return v != null; }).concat(thresholds.map(function (t) { return t.value; }));
+    var low = ys.length ? Math.min(0, Math.min.apply(null, ys)) : 0;
+    var high = ys.length ? Math.max.apply(null, ys) * 1.1 : 1;
+    new uPlot({
       width: Math.max(280, figure.clientWidth - 8),
       height: 180,
-      legend: { show: true },
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: [low, high > low ? high : low + 1] } },
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },  // as the tables: UTC
       series: [{}, {
         label: figure.querySelector("figcaption").textContent,
-        stroke: key === "errors" ? "#d03b2f" : key === "latency" ? "#8a4fd1" : "#2457d6",
+        stroke: colours[key] || "#2457d6",
         width: 1.5,
-        value: function (u, v) {
-          if (v == null) return "–";
-          return key === "errors" ? (v * 100).toFixed(2) + " %" : v.toPrecision(3) + units[key];
-        },
+        value: function (u, v) { return v == null ? "–" : format(v); },
       }],
-      plugins: [markersPlugin(markers)],
-    };
+      plugins: [overlays(markers, thresholds)],
+    }, [data.t, data[key]], figure);
     figure.dataset.markers = markers.length;
-    new uPlot(opts, [data.t, data[key]], figure);
     figure.classList.add("drawn");
+    var numbers = figure.closest("section") && figure.closest("section").querySelector("details.numbers");
+    if (numbers) numbers.removeAttribute("open");
   });
-  var numbers = document.querySelector("details.numbers");
-  if (numbers) numbers.removeAttribute("open");
 })();
