@@ -1,10 +1,12 @@
 from django.urls import path
 
-from dashboards import alert_views, failover_views, slo_views, views
+from dashboards import alert_views, failover_views, slo_views, trace_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("regions/<str:name>/", views.region, name="region"),
+    path("regions/<str:name>/traces/", trace_views.traces, name="traces"),
+    path("traces/<str:trace_id>/", trace_views.trace, name="trace"),
     path("slos/", slo_views.slos, name="slos"),
     path("slos/<str:name>/", slo_views.slo, name="slo"),
     path("alerts/", alert_views.alerts, name="alerts"),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from collectors.otlp.flatten import GAUGE, HISTOGRAM, KIND_NAMES, SUM
 from observatory.regions.models import Region
-from observatory.telemetry.models import Series, SeriesMinute
+from observatory.telemetry.models import Series, SeriesHour, SeriesMinute
 
 MAX_SERIES = 500
 MAX_POINTS = 11_000  # per series; a week at 1-minute steps fits
@@ -55,10 +55,15 @@ def query_series(name: str, start: datetime, end: datetime, step_seconds: int = 
         raise QueryError(f"{name!r} is a histogram; histogram series are not available through /api/v1/series yet")
     matched = [s for s in matched if s.kind in (GAUGE, SUM)]
     region_names = dict(Region.objects.filter(id__in={s.region_id for s in matched}).values_list("id", "name"))
-    first_minute = start.replace(second=0, microsecond=0)
-    rollups = SeriesMinute.objects.filter(
-        series_id__in=[s.fingerprint for s in matched], minute__gte=first_minute, minute__lt=end
-    ).values_list("series_id", "minute", "samples", "total", "increase")
+    ids = [s.fingerprint for s in matched]
+    if step_seconds % 3600 == 0:  # whole hours: the hourly rollups, which outlive the minute ones
+        first_minute = start.replace(minute=0, second=0, microsecond=0)
+        rollups = SeriesHour.objects.filter(series_id__in=ids, hour__gte=first_minute, hour__lt=end).values_list(
+            "series_id", "hour", "samples", "total", "increase")
+    else:
+        first_minute = start.replace(second=0, microsecond=0)
+        rollups = SeriesMinute.objects.filter(series_id__in=ids, minute__gte=first_minute, minute__lt=end
+                                              ).values_list("series_id", "minute", "samples", "total", "increase")
     buckets: dict[int, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0]))
     for series_id, minute, samples, total, increase in rollups:
         step_start = _floor(minute, first_minute, step_seconds)
@@ -173,3 +178,43 @@ def red_rollup(after: datetime, until: datetime, region_id: int | None = None, s
         for i, count in enumerate(buckets):
             summed[i] += count
     return totals
+
+
+SPAN_COLUMNS_READ = ("region_id", "trace_id", "span_id", "parent_span_id", "service", "operation", "kind", "status_code",
+                     "status_message", "start_time", "duration_ms", "http_route", "http_status_code")
+
+
+def _spans(where: str, params: list, order: str, limit: int) -> list[dict]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(SPAN_COLUMNS_READ)} FROM telemetry_span WHERE {where} "
+                       f"ORDER BY {order} LIMIT %s", [*params, limit])
+        rows = cursor.fetchall()
+    spans = []
+    for row in rows:
+        span = dict(zip(SPAN_COLUMNS_READ, row))
+        for key in ("trace_id", "span_id", "parent_span_id"):
+            span[key] = bytes(span[key]).hex() if span[key] is not None else None
+        spans.append(span)
+    return spans
+
+
+def notable_spans(region_id: int, since: datetime, service: str | None = None, slow_ms: float = 1000.0,
+                  limit: int = 25) -> dict[str, list[dict]]:
+    """The slowest and the latest failed SERVER spans of a region since ``since`` (raw spans: the
+    traces page)."""
+    from collectors.otlp.flatten import SPAN_KIND_SERVER, STATUS_ERROR
+
+    where = "region_id = %s AND start_time >= %s AND kind = %s"
+    params: list = [region_id, since, SPAN_KIND_SERVER]
+    if service:
+        where += " AND service = %s"
+        params.append(service)
+    return {"slow": _spans(f"{where} AND duration_ms >= %s", [*params, slow_ms], "duration_ms DESC", limit),
+            "errors": _spans(f"{where} AND status_code = %s", [*params, STATUS_ERROR], "start_time DESC", limit)}
+
+
+def trace_spans(trace_id: bytes, limit: int = 2000) -> list[dict]:
+    """Every stored span of one trace, in start order."""
+    return _spans("trace_id = %s", [trace_id], "start_time, span_id", limit)
