@@ -3,6 +3,7 @@ after an outage never replays stale periodic work."""
 
 HEARTBEAT_SECONDS = 30.0
 ROLLUP_SECONDS = 15.0
+HOURLY_ROLLUP_SECONDS = 300.0
 STORAGE_SECONDS = 3600.0
 DELIVERY_SWEEP_SECONDS = 2.0
 PROBE_TICK_SECONDS = 1.0  # each region is probed at its own interval; this is how often we look
@@ -21,6 +22,7 @@ def every(task: str, seconds: float, expires: float | None = None) -> dict:
 BEAT_SCHEDULE = {
     "heartbeat": every("observatory.ops.tasks.record_heartbeat", HEARTBEAT_SECONDS),
     "roll-up-minutes": every("observatory.telemetry.tasks.roll_up_minutes", ROLLUP_SECONDS),
+    "roll-up-hours": every("observatory.telemetry.tasks.roll_up_hours", HOURLY_ROLLUP_SECONDS),
     "send-due-deliveries": every("observatory.delivery.tasks.send_due_deliveries", DELIVERY_SWEEP_SECONDS),
     "probe-regions": every("observatory.failover.tasks.probe_regions", PROBE_TICK_SECONDS),
     "evaluate-regions": every("observatory.failover.tasks.evaluate_regions", EVALUATE_SECONDS),

@@ -149,6 +149,7 @@ INGEST_AUTH_FAILURE_THRESHOLD = env.read_int("INGEST_AUTH_FAILURE_THRESHOLD", 20
 INGEST_AUTH_FAILURE_WINDOW_SECONDS = env.read_int("INGEST_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=60)
 RAW_RETENTION_DAYS = env.read_int("RAW_RETENTION_DAYS", 7, minimum=1)
 ROLLUP_RETENTION_DAYS = env.read_int("ROLLUP_RETENTION_DAYS", 35, minimum=31)  # SLO windows need 30 days
+HOURLY_RETENTION_DAYS = env.read_int("HOURLY_RETENTION_DAYS", 400, minimum=ROLLUP_RETENTION_DAYS)
 SLO_EVALUATION_RETENTION_DAYS = env.read_int("SLO_EVALUATION_RETENTION_DAYS", 7, minimum=1)
 
 # Region health: telemetry older than this is stale; health signals older than SIGNAL_MAX_AGE are ignored;

@@ -126,3 +126,41 @@ class RegionSignal(models.Model):
     class Meta:
         db_table = "telemetry_region_signal"
         constraints = [models.UniqueConstraint(fields=["region", "signal", "key"], name="telemetry_region_signal_key")]
+
+
+class SpanHour(models.Model):
+    """Hourly RED rollup, summed from the minute rollups; kept long after they are gone."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    service = models.CharField(max_length=255)
+    operation = models.CharField(max_length=255)
+    hour = models.DateTimeField()
+    requests = models.BigIntegerField()
+    errors = models.BigIntegerField()
+    duration_sum_ms = models.FloatField()
+    latency_buckets = models.JSONField()
+
+    class Meta:
+        db_table = "telemetry_span_hour"
+        constraints = [
+            models.UniqueConstraint(fields=["region", "service", "operation", "hour"], name="telemetry_span_hour_key")
+        ]
+        indexes = [models.Index(fields=["hour"])]
+
+
+class SeriesHour(models.Model):
+    """Hourly per-series rollup, combined from the minute rollups (min of mins, sum of increases...)."""
+
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    hour = models.DateTimeField()
+    samples = models.IntegerField()
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+    total = models.FloatField()
+    last = models.FloatField()
+    increase = models.FloatField(null=True)
+
+    class Meta:
+        db_table = "telemetry_series_hour"
+        constraints = [models.UniqueConstraint(fields=["series", "hour"], name="telemetry_series_hour_key")]
+        indexes = [models.Index(fields=["hour"])]

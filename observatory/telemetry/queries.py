@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from collectors.otlp.flatten import GAUGE, HISTOGRAM, KIND_NAMES, SUM
 from observatory.regions.models import Region
-from observatory.telemetry.models import Series, SeriesMinute
+from observatory.telemetry.models import Series, SeriesHour, SeriesMinute
 
 MAX_SERIES = 500
 MAX_POINTS = 11_000  # per series; a week at 1-minute steps fits
@@ -55,10 +55,15 @@ def query_series(name: str, start: datetime, end: datetime, step_seconds: int = 
         raise QueryError(f"{name!r} is a histogram; histogram series are not available through /api/v1/series yet")
     matched = [s for s in matched if s.kind in (GAUGE, SUM)]
     region_names = dict(Region.objects.filter(id__in={s.region_id for s in matched}).values_list("id", "name"))
-    first_minute = start.replace(second=0, microsecond=0)
-    rollups = SeriesMinute.objects.filter(
-        series_id__in=[s.fingerprint for s in matched], minute__gte=first_minute, minute__lt=end
-    ).values_list("series_id", "minute", "samples", "total", "increase")
+    ids = [s.fingerprint for s in matched]
+    if step_seconds % 3600 == 0:  # whole hours: the hourly rollups, which outlive the minute ones
+        first_minute = start.replace(minute=0, second=0, microsecond=0)
+        rollups = SeriesHour.objects.filter(series_id__in=ids, hour__gte=first_minute, hour__lt=end).values_list(
+            "series_id", "hour", "samples", "total", "increase")
+    else:
+        first_minute = start.replace(second=0, microsecond=0)
+        rollups = SeriesMinute.objects.filter(series_id__in=ids, minute__gte=first_minute, minute__lt=end
+                                              ).values_list("series_id", "minute", "samples", "total", "increase")
     buckets: dict[int, dict[datetime, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0, 0.0]))
     for series_id, minute, samples, total, increase in rollups:
         step_start = _floor(minute, first_minute, step_seconds)

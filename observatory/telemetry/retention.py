@@ -1,4 +1,5 @@
-"""Keep raw data N days (whole partitions dropped) and minute rollups M days; partitions made ahead."""
+"""Keep raw data N days (whole partitions dropped), minute rollups M days and hourly rollups
+HOURLY_RETENTION_DAYS; partitions are made ahead."""
 
 import math
 from datetime import timedelta
@@ -8,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from observatory.telemetry import partitions
-from observatory.telemetry.models import SeriesMinute, SpanMinute
+from observatory.telemetry.models import SeriesHour, SeriesMinute, SpanHour, SpanMinute
 
 DAYS_AHEAD = 3
 
@@ -28,6 +29,9 @@ def maintain() -> dict:
     deleted_rollups = SeriesMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
     deleted_rollups += SpanMinute.objects.filter(minute__lt=rollup_cutoff).delete()[0]
     deleted_rollups += _delete_slo_history(rollup_cutoff)
+    hourly_cutoff = timezone.now() - timedelta(days=settings.HOURLY_RETENTION_DAYS)
+    deleted_rollups += SeriesHour.objects.filter(hour__lt=hourly_cutoff).delete()[0]
+    deleted_rollups += SpanHour.objects.filter(hour__lt=hourly_cutoff).delete()[0]
     return {"dropped_partitions": dropped, "deleted_raw_rows": deleted_raw, "deleted_rollups": deleted_rollups}
 
 

@@ -1,11 +1,16 @@
 from celery import shared_task
 
-from observatory.telemetry import retention, rollups
+from observatory.telemetry import downsample, retention, rollups
 
 
 @shared_task
 def roll_up_minutes() -> int:
     return rollups.roll_up_pending()
+
+
+@shared_task
+def roll_up_hours() -> int:
+    return downsample.downsample()
 
 
 @shared_task
