@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from observatory.alerting.models import Alert, AlertGroup, InhibitRule, Route, Silence
@@ -66,10 +68,28 @@ def active_silences(now) -> list[tuple[Silence, lifecycle.Silence]]:
     return found
 
 
-def notifiable(now) -> list[Alert]:
+@dataclass(slots=True)
+class Notice:
+    """What a notification tells of an alert (plain rows: this runs every cycle over every alert)."""
+
+    fingerprint: str
+    labels: dict
+    state: str
+    acknowledged_by: str
+    annotations: dict | None = None  # read only for the groups that notify (_fill)
+    firing_since: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+def notifiable(now) -> list[Notice]:
     """Firing alerts that are neither silenced nor inhibited, plus recently resolved ones."""
-    alerts = list(Alert.objects.filter(state=lifecycle.FIRING)) + list(
-        Alert.objects.filter(state=lifecycle.RESOLVED, resolved_at__gte=now - RESOLVED_MEMORY))
+    recent = Q(state=lifecycle.FIRING) | Q(state=lifecycle.RESOLVED, resolved_at__gte=now - RESOLVED_MEMORY)
+    alerts = [Notice(*row) for row in Alert.objects.filter(recent).values_list(
+        "fingerprint", "labels", "state", "acknowledged_by")]
     inhibitor = lifecycle.Inhibitor([a.labels for a in alerts if a.state == lifecycle.FIRING], inhibit_rules())
     silences = [rule for _, rule in active_silences(now)]
     return [a for a in alerts if a.state == lifecycle.RESOLVED or not (
@@ -91,7 +111,7 @@ def dispatch(now=None, upcoming: list | None = None) -> int:
     routes = [r for r in routes if r.receiver in endpoints]  # a receiver disabled by a 410: as if unrouted
     if not routes and not fallback:
         return 0
-    groups: dict[tuple, list[Alert]] = {}
+    groups: dict[tuple, list[Notice]] = {}
     for alert in notifiable(now):
         for chosen in notify.route(alert.labels, routes, fallback):
             labels = json.dumps({name: alert.labels.get(name, "") for name in chosen.group_by}, sort_keys=True)
@@ -116,7 +136,7 @@ def _create_group(key: str, receiver_id: int, group_labels: dict, now) -> AlertG
         return AlertGroup.objects.get(key=key)  # another worker created it first
 
 
-def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, alerts: list[Alert], now,
+def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, alerts: list[Notice], now,
                   upcoming: list) -> int:
     firing_now = {a.fingerprint for a in alerts if a.state == lifecycle.FIRING}
     told = set(group.sent_resolved) - firing_now  # a re-fired alert's next resolution must be told again
@@ -138,19 +158,28 @@ def _maybe_notify(endpoint: Endpoint, chosen: notify.Route, group: AlertGroup, a
             last_sent_at=now, last_digest=view.digest, sent_resolved=sorted(told | set(resolved)))
         if not claimed:
             return 0  # another worker sent this group's notification
+        _fill(members)
         event = "alert.firing" if any(a.state == lifecycle.FIRING for a in members) else "alert.resolved"
         outbox.enqueue(event, render(endpoint, group.group_labels, group.key, members, chosen.matchers),
                        endpoints=[endpoint.name])
     return 1
 
 
-def render(endpoint: Endpoint, group_labels: dict, key: str, alerts: list[Alert], route_matchers=()) -> dict:
+def _fill(members: list[Notice]) -> None:
+    """Read what the notification shows of its alerts."""
+    details = {fp: rest for fp, *rest in Alert.objects.filter(fingerprint__in=[m.fingerprint for m in members])
+               .values_list("fingerprint", "annotations", "firing_since", "resolved_at")}
+    for member in members:
+        member.annotations, member.firing_since, member.resolved_at = details[member.fingerprint]
+
+
+def render(endpoint: Endpoint, group_labels: dict, key: str, alerts: list[Alert | Notice], route_matchers=()) -> dict:
     if endpoint.format == Endpoint.Format.PAGERDUTY:
         return render_pagerduty(endpoint.routing_key, group_labels, key, alerts)
     return render_alertmanager(endpoint.name, group_labels, alerts, route_matchers)
 
 
-def render_alertmanager(receiver: str, group_labels: dict, alerts: list[Alert], route_matchers=()) -> dict:
+def render_alertmanager(receiver: str, group_labels: dict, alerts: list[Alert | Notice], route_matchers=()) -> dict:
     """The Alertmanager v4 webhook body, so existing receivers work unchanged."""
     firing = any(a.state == lifecycle.FIRING for a in alerts)
     common_labels = _common([a.labels for a in alerts])
@@ -178,7 +207,7 @@ def render_alertmanager(receiver: str, group_labels: dict, alerts: list[Alert], 
     }
 
 
-def render_pagerduty(routing_key: str, group_labels: dict, key: str, alerts: list[Alert]) -> dict:
+def render_pagerduty(routing_key: str, group_labels: dict, key: str, alerts: list[Alert | Notice]) -> dict:
     """A PagerDuty Events API v2 event; trigger and resolve share the group's dedup_key."""
     firing = [a for a in alerts if a.state == lifecycle.FIRING]
     lead = (firing or alerts)[0]

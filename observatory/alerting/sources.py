@@ -69,18 +69,20 @@ def _slos() -> list[Condition]:
     from observatory.slos.models import SloStatus
 
     conditions = []
-    for status in SloStatus.objects.select_related("slo", "region"):
-        scope = status.region.name if status.region else "global"
-        for tier in status.tiers:
+    # Plain tuples, not model instances: this runs every cycle over every SLO x region.
+    for name, service, region, tiers in SloStatus.objects.values_list("slo__name", "slo__service", "region__name",
+                                                                      "tiers"):
+        scope = region or "global"
+        for tier in tiers:
             if not tier["firing"] or tier["inhibited"]:
                 continue
             conditions.append(Condition(
-                {"alertname": "SloBurnRate", "severity": tier["severity"], "source": "slo", "slo": status.slo.name,
-                 "service": status.slo.service, "region": scope, "tier": tier["tier"]},
-                {"summary": f"{status.slo.name} burns its error budget {tier['long_burn']:.1f}x too fast in {scope}",
+                {"alertname": "SloBurnRate", "severity": tier["severity"], "source": "slo", "slo": name,
+                 "service": service, "region": scope, "tier": tier["tier"]},
+                {"summary": f"{name} burns its error budget {tier['long_burn']:.1f}x too fast in {scope}",
                  "description": f"{tier['tier']} tier: long window {tier['long_burn']:.2f}x, short window "
                                 f"{tier['short_burn']:.2f}x, threshold {tier['threshold']:.1f}x",
-                 "link": _link(f"/slos/{status.slo.name}/")}))
+                 "link": _link(f"/slos/{name}/")}))
     return conditions
 
 
