@@ -164,12 +164,12 @@ def _score(bank, index, found: list[watch.Observation], record: bool = True):
     return bank, index, records
 
 
-def fit_shard(shard: int, now: datetime | None = None) -> int:
-    """Refit the shard's forests that are due; returns how many were refitted."""
+def fit_shard(shard: int, now: datetime | None = None) -> int | None:
+    """Refit the shard's forests that are due; returns how many were refitted (None: shard busy)."""
     now = now or timezone.now()
     claimed = _claim(shard, now)
     if claimed is None:
-        return 0
+        return None
     row, owner = claimed
     try:
         bank, index = _restore(row)

@@ -24,6 +24,9 @@ def fit_models() -> int:
     return settings.ANOMALY_SHARDS
 
 
-@shared_task
-def fit_shard(shard: int) -> int:
-    return jobs.fit_shard(shard)
+@shared_task(bind=True, max_retries=10)
+def fit_shard(self, shard: int) -> int:
+    refitted = jobs.fit_shard(shard)
+    if refitted is None:  # the shard is being scored right now: fit it right after
+        raise self.retry(countdown=5)
+    return refitted
