@@ -83,3 +83,13 @@ def test_operator_limited_to_a_region_cannot_act_elsewhere(client, regions):
     client.force_login(make_user("eu-op", "operator", regions=("eu-west-1",)))
     assert client.post(f"/alerts/{alert.fingerprint}/acknowledge").status_code == 403
     assert AuditRecord.objects.get().allowed is False
+
+
+def test_admin_manages_region_access_and_reads_the_audit(client, regions):
+    admin = make_user("boss", "admin")
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    assert client.get("/admin/dashboards/regionaccess/add/").status_code == 200
+    assert client.get("/admin/dashboards/auditrecord/").status_code == 200
+    assert client.get("/admin/dashboards/auditrecord/add/").status_code == 403
