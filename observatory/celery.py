@@ -1,7 +1,8 @@
 import os
+import time
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from observatory.schedule import BEAT_SCHEDULE
 
@@ -19,3 +20,21 @@ def _trace_worker(**kwargs):
     from observatory import selftrace
 
     selftrace.configure("worker")
+
+
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect(weak=False)
+def _task_started(task_id=None, **kwargs):
+    _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect(weak=False)
+def _task_finished(task_id=None, task=None, state=None, **kwargs):
+    began = _started.pop(task_id, None)
+    if began is not None and task is not None:
+        from observatory.selfmetrics import TASK_DURATION
+
+        outcome = {"SUCCESS": "success", "RETRY": "retry"}.get(state, "failure")
+        TASK_DURATION.labels(task.name, outcome).observe(time.monotonic() - began)

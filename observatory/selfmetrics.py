@@ -46,6 +46,12 @@ WEBHOOK_FINISHED = Counter(
     ["event", "state"],
 )
 INGEST_AUTH_FAILURES = Counter("observatory_ingest_auth_failures", "OTLP requests with a missing or unknown token.")
+TASK_DURATION = Histogram(
+    "observatory_task_duration_seconds",
+    "Celery task run time, by task and outcome (success, failure, retry).",
+    ["task", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
 
 
 def _view_label(request) -> str:
@@ -73,15 +79,17 @@ _database_collector_registered = False
 def render_metrics() -> tuple[bytes, str]:
     """The exposition text for /metrics and its content type: process metrics plus database gauges."""
     global _database_collector_registered
-    from observatory.dbmetrics import DatabaseCollector
+    from observatory.dbmetrics import DatabaseCollector, QueueCollector
 
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(DatabaseCollector())
+        registry.register(QueueCollector())
     else:
         registry = REGISTRY
         if not _database_collector_registered:
             registry.register(DatabaseCollector())
+            registry.register(QueueCollector())
             _database_collector_registered = True
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -49,7 +49,10 @@ def celery_worker(test_database_url, tmp_path_factory):
     import redis
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from earlier runs
-    process, _ = start_worker(test_database_url, tmp_path_factory.mktemp("celery") / "worker.log")
+    multiproc_dir = tmp_path_factory.mktemp("prometheus")  # the worker's samples, for a web process's /metrics
+    process, _ = start_worker(test_database_url, tmp_path_factory.mktemp("celery") / "worker.log",
+                              PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir))
+    process.multiproc_dir = multiproc_dir
     yield process
     stop_worker(process)
 

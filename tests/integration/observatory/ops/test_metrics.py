@@ -48,3 +48,38 @@ def test_promtool_accepts_the_exposition(client, tmp_path):
     text = client.get("/metrics").content
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_metrics_cover_tasks_queue_alerts_and_anomalies(transactional_db, celery_worker, test_database_url,
+                                                         start_web, tmp_path):
+    """Task timings written by a real worker process reach /metrics of a real web process (multiprocess
+    mode), next to the queue depth, open alerts and active anomalies read at scrape time."""
+    import time
+
+    import requests
+    from django.utils import timezone
+
+    from observatory.alerting.models import Alert
+    from observatory.detection.models import Anomaly
+    from observatory.ops.tasks import record_heartbeat
+    from observatory.regions.models import Region
+
+    region = Region.objects.create(name="us-east-1")
+    Alert.objects.create(fingerprint="f1", labels={"alertname": "X", "severity": "page"}, state="firing")
+    Anomaly.objects.create(region=region, series_key="red.requests|service=a", minute=timezone.now(), value=1,
+                           score=0.9, explanation={}, model_version=1)
+    multiproc = celery_worker.multiproc_dir
+    record_heartbeat.delay()
+    base = start_web(DATABASE_URL=test_database_url, PROMETHEUS_MULTIPROC_DIR=str(multiproc))
+    deadline = time.monotonic() + 30
+    while True:
+        text = requests.get(f"{base}/metrics", timeout=10).text
+        if sample(text, "observatory_task_duration_seconds_count", task="observatory.ops.tasks.record_heartbeat",
+                  outcome="success") >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sample(text, "observatory_task_duration_seconds_count", task="observatory.ops.tasks.record_heartbeat",
+                  outcome="success") >= 1
+    assert sample(text, "observatory_alerts", state="firing", severity="page") == 1
+    assert sample(text, "observatory_active_anomalies", region="us-east-1") == 1
+    assert sample(text, "observatory_queue_depth", queue="celery") >= 0
