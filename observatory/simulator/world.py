@@ -65,7 +65,7 @@ class World:
     rate: float = 2.0  # requests per second per service and region, on average
     incidents: tuple[Incident, ...] = ()
     base_latency_ms: float = 40.0
-    base_error_ratio: float = 0.0003  # well inside a 99.9% objective: quiet until an incident
+    base_error_ratio: float = 0.0001  # well inside a 99.9% objective, even over the first minutes
 
     def shifted(self, seconds: float) -> "World":
         """The same world with every incident ``seconds`` later."""
