@@ -63,8 +63,9 @@ class Tile:
     since: datetime | None
     kinds: list
     red: Red
-    worst_slo: SloStatus | None = None
+    worst_slo: str = ""
     worst_burn: float | None = None
+    worst_budget: float | None = None
     lag_seconds: float | None = None
     lag_peer: str = ""
     open_alerts: int = 0
@@ -96,10 +97,13 @@ def overview(allowed: set[str] | None, now: datetime) -> dict:
         health = getattr(region, "health", None)
         tiles[region.id] = Tile(region, health.state if health else "unknown", health.since if health else None,
                                 health.kinds if health else [], red[region.id])
-    for status in SloStatus.objects.filter(region_id__in=by_id).select_related("slo"):
-        tile, burn = tiles[status.region_id], worst_burn(status)
+    # Plain tuples, not model objects: every SLO in every region is read here.
+    burns = SloStatus.objects.filter(region_id__in=by_id).values_list(
+        "region_id", "slo__name", "burn_rates", "budget_remaining")
+    for region_id, name, rates, budget in burns:
+        tile, burn = tiles[region_id], max((v for v in rates.values() if v is not None), default=0.0)
         if tile.worst_burn is None or burn > tile.worst_burn:
-            tile.worst_slo, tile.worst_burn = status, burn
+            tile.worst_slo, tile.worst_burn, tile.worst_budget = name, burn, budget
     for signal in RegionSignal.objects.filter(region_id__in=by_id, signal=SignalMapping.Signal.REPLICATION_LAG):
         tile = tiles[signal.region_id]
         if tile.lag_seconds is None or signal.value > tile.lag_seconds:
