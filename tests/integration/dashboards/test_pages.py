@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from dashboards.models import AuditRecord
+from observatory.delivery.models import Endpoint
 from observatory.detection.models import Anomaly
 from observatory.failover.models import Decision, FailoverPolicy, GroupState, RegionHealth
 from observatory.regions.models import Region
@@ -109,6 +110,8 @@ def test_manual_failover_shows_the_risk_first_and_needs_the_typed_target(client,
     use1, euw1 = regions
     FailoverPolicy.objects.create(group="storefront", mode="approve")
     GroupState.objects.create(group="storefront", active_region=use1)
+    Endpoint.objects.create(name="controller", url="https://failover.example/hook", events=["failover.*"],
+                            secret="whsec_" + "A" * 32)
     RegionSignal.objects.create(region=euw1, signal="observatory.replication.lag", key="us-east-1", value=12.0,
                                 observed_at=timezone.now())
     client.force_login(make_user("op", "operator"))
@@ -123,7 +126,9 @@ def test_manual_failover_shows_the_risk_first_and_needs_the_typed_target(client,
     assert (decision.manual, decision.requested_by, decision.state) == (True, "op", "dispatched")
     assert AuditRecord.objects.get(action="manual_failover").details == {"target": "eu-west-1", "reason": "drill"}
     detail = client.get(done["Location"]).content.decode()
-    assert "failover.requested" not in detail or "Deliveries" in detail
+    deliveries = detail[detail.index("<h4>Deliveries</h4>"):]
+    assert "failover.requested" in deliveries and "controller" in deliveries and "none yet" in deliveries
+    assert "op manual_failover: drill" in detail  # the failover app's own audit entry
 
 
 def test_viewer_cannot_run_a_manual_failover(client, regions):
