@@ -65,9 +65,12 @@ def preview(matchers: list[str]) -> list[Alert]:
 def expire_unmatched(now=None) -> int:
     """Silences that asked for it end once no firing alert matches them any more."""
     now = now or timezone.now()
-    firing = [a.labels for a in Alert.objects.filter(state=lifecycle.FIRING)]
+    candidates = list(Silence.objects.filter(expire_when_unmatched=True, starts_at__lte=now, ends_at__gt=now))
+    if not candidates:
+        return 0  # the usual case: no need to read every firing alert
+    firing = list(Alert.objects.filter(state=lifecycle.FIRING).values_list("labels", flat=True))
     expired = 0
-    for silence in Silence.objects.filter(expire_when_unmatched=True, starts_at__lte=now, ends_at__gt=now):
+    for silence in candidates:
         matchers = [lifecycle.parse_matcher(m) for m in silence.matchers]
         if not any(lifecycle.matches_all(matchers, labels) for labels in firing):
             with transaction.atomic():
