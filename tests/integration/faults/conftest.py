@@ -137,3 +137,45 @@ def fault_database(throwaway_postgres):
     assert token and len(token.split()) == 1, f"issue_token printed more than a token: {result.stdout!r}"
     print(f"throwaway PostgreSQL on 127.0.0.1:{throwaway_postgres.port} migrated in {time.monotonic() - started:.1f}s")
     return throwaway_postgres, "fault-east-1", token
+
+
+class ThrowawayRedis:
+    """A redis-server of our own on a free loopback port, which a test may stop and start again."""
+
+    def __init__(self, root: Path, port: int):
+        self.root, self.port = root, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.root)], stdout=open(self.root / "redis.log", "a"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        import redis
+
+        while True:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start:\n" + (self.root / "redis.log").read_text())
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A started redis-server on a free port (never the machine's shared one); stopped afterwards."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    server = ThrowawayRedis(Path(tempfile.mkdtemp(prefix="observatory-redisfault-")), free_port())
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
