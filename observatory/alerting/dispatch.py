@@ -102,9 +102,10 @@ def _group_key(endpoint_id: int, group_labels: dict, route_key: str = "") -> str
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def dispatch(now=None, upcoming: list | None = None) -> int:
+def dispatch(now=None, upcoming: list | None = None, since=None) -> int:
     """Notify every due group; returns the number of notifications enqueued. Groups due later
-    add their due time to ``upcoming``, so the caller can run a dispatch right then."""
+    add their due time to ``upcoming``, so the caller can run a dispatch right then. A new
+    group's group_wait counts from ``since`` (the evaluation that fired its alerts), else now."""
     now = now or timezone.now()
     endpoints = {e.id: e for e in Endpoint.objects.filter(enabled=True)}
     routes, fallback = load_routes(endpoints)
@@ -121,7 +122,7 @@ def dispatch(now=None, upcoming: list | None = None) -> int:
     sent = 0
     for (chosen, labels), alerts in groups.items():
         key = keys[(chosen, labels)]
-        group = rows.get(key) or _create_group(key, chosen.receiver, json.loads(labels), now)
+        group = rows.get(key) or _create_group(key, chosen.receiver, json.loads(labels), min(since or now, now))
         sent += _maybe_notify(endpoints[chosen.receiver], chosen, group, alerts, now,
                               upcoming if upcoming is not None else [])
     return sent

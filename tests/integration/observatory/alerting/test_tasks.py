@@ -25,6 +25,6 @@ def test_group_wait_ends_between_cycles_and_the_notification_leaves_then(transac
         [got] = webhook_receiver.received()
         fired = Alert.objects.get().firing_since.timestamp()
         assert got["verified"] and got["body"]["groupLabels"]["region"] == "us-east-1"
-        assert 3 <= got["at"] - fired < 3 + 2.5  # group_wait, then at most a second's rounding and the send
+        assert 3 <= got["at"] - fired < 3 + 2.5  # group_wait from the firing, then at most half a second and the send
     finally:
         stop_worker(process)
