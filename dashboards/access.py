@@ -45,11 +45,12 @@ def ensure_groups(group_model, permission_model) -> None:
 
 
 def role(user) -> str:
-    if user.is_superuser or user.groups.filter(name=ADMIN).exists():
+    """From permissions (one cached read), so the groups' permissions decide, not their names."""
+    if user.is_superuser:
         return ADMIN
-    if user.has_perm(OPERATE_FAILOVER) and user.has_perm(OPERATE_ALERTS):
-        return OPERATOR
-    return VIEWER
+    if not (user.has_perm(OPERATE_FAILOVER) and user.has_perm(OPERATE_ALERTS)):
+        return VIEWER
+    return ADMIN if user.has_perm("dashboards.change_regionaccess") else OPERATOR
 
 
 def allowed_regions(user) -> set[str] | None:

@@ -21,8 +21,12 @@ def active_silences(now: datetime) -> list[tuple[Silence, list]]:
             for s in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now)]
 
 
+def silenced_labels(labels: dict, silences: list[tuple[Silence, list]]) -> Silence | None:
+    return next((s for s, matchers in silences if lifecycle.matches_all(matchers, labels)), None)
+
+
 def silenced_by(alert: Alert, silences: list[tuple[Silence, list]]) -> Silence | None:
-    return next((s for s, matchers in silences if lifecycle.matches_all(matchers, alert.labels)), None)
+    return silenced_labels(alert.labels, silences)
 
 
 def unsilenced(alerts, now: datetime) -> list[Alert]:

@@ -109,9 +109,10 @@ def overview(allowed: set[str] | None, now: datetime) -> dict:
         if tile.lag_seconds is None or signal.value > tile.lag_seconds:
             tile.lag_seconds, tile.lag_peer = signal.value, signal.key
     names = {r.name: r.id for r in regions}
-    for alert in alert_queries.unsilenced(Alert.objects.filter(state="firing"), now):
-        if alert.labels.get("region") in names:
-            tiles[names[alert.labels["region"]]].open_alerts += 1
+    silences = alert_queries.active_silences(now)
+    for labels in Alert.objects.filter(state="firing").values_list("labels", flat=True):
+        if labels.get("region") in names and not alert_queries.silenced_labels(labels, silences):
+            tiles[names[labels["region"]]].open_alerts += 1
     recent = now - timedelta(minutes=settings.ANOMALY_ALERT_MINUTES)
     for row in Anomaly.objects.filter(region_id__in=by_id, minute__gte=recent).values("region_id").annotate(
             n=Count("series_key", distinct=True)):
@@ -120,7 +121,7 @@ def overview(allowed: set[str] | None, now: datetime) -> dict:
     for status in global_slos:
         status.worst_burn = worst_burn(status)
     return {"tiles": sorted(tiles.values(), key=lambda t: (STATE_ORDER.get(t.state, 2), t.region.name)),
-            "global_slos": global_slos, "timeline": timeline(list(by_id), allowed)}
+            "global_slos": global_slos, "timeline": timeline(list(by_id), allowed), "regions": regions}
 
 
 def timeline(region_ids: list[int], allowed: set[str] | None, limit: int = 15) -> list[dict]:

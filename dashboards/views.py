@@ -33,8 +33,8 @@ def parse_at(text: str | None) -> datetime | None:
 @login_required
 def home(request):
     allowed = access.allowed_regions(request.user)
-    context = {**queries.overview(allowed, timezone.now()), "regions": queries.visible_regions(allowed)}
-    return page(request, "dashboards/home.html", context, "dashboards/_overview_live.html")
+    return page(request, "dashboards/home.html", queries.overview(allowed, timezone.now()),
+                "dashboards/_overview_live.html")
 
 
 @login_required
