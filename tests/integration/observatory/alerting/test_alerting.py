@@ -9,6 +9,7 @@ from observatory.alerting.dispatch import dispatch, render_alertmanager, render_
 from observatory.alerting.evaluate import evaluate_alerts
 from observatory.alerting.models import Alert, Silence
 from observatory.alerting.silences import create_silence, expire_unmatched
+from observatory.analytics.alerts import parse_matcher
 from tests.integration.observatory.alerting.conftest import at, condition
 
 
@@ -158,6 +159,9 @@ def test_golden_alertmanager_and_pagerduty_bodies(settings):
              "generatorURL": "https://observatory.example.com", "fingerprint": "fedcba9876543210"},
         ],
     }
+    routed = render_alertmanager("oncall", {"region": "us-east-1"}, [alert],
+                                 route_matchers=(parse_matcher('severity="page"'), parse_matcher("service=~a.*")))
+    assert routed["groupKey"] == '{}/{severity="page", service=~"a.*"}:{region="us-east-1"}'
     trigger = render_pagerduty("R0UT1NGKEY", {"region": "us-east-1"}, "groupkey1", [alert])
     assert trigger == {
         "routing_key": "R0UT1NGKEY", "event_action": "trigger", "dedup_key": "groupkey1",

@@ -77,3 +77,24 @@ def test_a_disabled_receivers_route_is_skipped_so_its_alerts_reach_the_default_r
     Endpoint.objects.filter(name="pd").update(enabled=False)
     assert step(0, condition()) == 1  # the page route's pd answered 410 once: the default route takes it
     assert list(by_path(webhook_receiver)) == ["/oncall"]
+
+
+def test_a_routes_own_group_interval_and_repeat_interval(transactional_db, webhook_receiver, tmp_path, settings):
+    settings.ALERT_GROUP_INTERVAL_SECONDS, settings.ALERT_REPEAT_INTERVAL_SECONDS = 300, 4 * 3600
+    base, secret = webhook_receiver.url.rsplit("/", 1)[0], webhook_receiver.secret
+    path = tmp_path / "observatory.yaml"
+    path.write_text(textwrap.dedent(f"""
+        webhooks:
+          chat: {{url: "{base}/chat", secret: "{secret}", events: [], format: alertmanager}}
+        alerting:
+          routes:
+            - {{receiver: chat, group_wait_seconds: 0, group_interval_seconds: 60, repeat_interval_seconds: 600}}
+    """))
+    call_command("apply", str(path), stdout=io.StringIO())
+    a, b = condition(service="a"), condition(service="b")
+    assert step(0, a) == 1
+    assert step(30, a, b) == 0 and step(60, a, b) == 1  # the route's group_interval, not the 300 s default
+    assert step(659, a, b) == 0 and step(660, a, b) == 1  # its repeat_interval, not 4 h
+    bodies = by_path(webhook_receiver)["/chat"]
+    assert [len(b["alerts"]) for b in bodies] == [1, 2, 2]
+    assert bodies[0]["groupKey"] == '{}:{alertname="HighErrorRate", region="us-east-1"}'  # no matchers: root path
