@@ -48,7 +48,8 @@
             ctx.moveTo(u.bbox.left, y);
             ctx.lineTo(u.bbox.left + u.bbox.width, y);
             ctx.stroke();
-            ctx.fillText(th.label + " " + th.value.toPrecision(3) + "x", u.bbox.left + 4, y - 3);
+            var text = th.label + " " + th.value.toPrecision(3) + "x";  // at the right end, clear of the axis
+            ctx.fillText(text, u.bbox.left + u.bbox.width - ctx.measureText(text).width - 4, y - 3);
           });
           ctx.restore();
           u.over.querySelectorAll(".anomaly-marker").forEach(function (el) { el.remove(); });
