@@ -50,11 +50,45 @@ def celery_worker(test_database_url, tmp_path_factory):
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no stale messages from earlier runs
     multiproc_dir = tmp_path_factory.mktemp("prometheus")  # the worker's samples, for a web process's /metrics
-    process, _ = start_worker(test_database_url, tmp_path_factory.mktemp("celery") / "worker.log",
-                              PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir))
+    process, hostname = start_worker(test_database_url, tmp_path_factory.mktemp("celery") / "worker.log",
+                                     PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir))
     process.multiproc_dir = multiproc_dir
+    _session_workers.append(hostname)
     yield process
+    _session_workers.remove(hostname)
     stop_worker(process)
+
+
+_session_workers: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    """Before a test's database is flushed, let the session worker finish what that test queued.
+
+    Without this, a task a test enqueued (or a retry or delayed dispatch it scheduled) runs in the
+    shared worker while the next flush TRUNCATEs the tables under it: a deadlock, or rows written
+    into the next test. Runs before the fixtures' own teardown (the flush)."""
+    if _session_workers:
+        quiesce(_session_workers)
+    yield
+
+
+def quiesce(hostnames: list[str], timeout: float = 20.0) -> None:
+    from observatory.celery import app
+
+    app.control.purge()
+    inspect = app.control.inspect(destination=hostnames, timeout=1.0)
+    for tasks in (inspect.scheduled() or {}).values():  # countdown / retry tasks held by the worker
+        for task in tasks:
+            app.control.revoke(task["request"]["id"])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [t for found in ((inspect.active() or {}), (inspect.reserved() or {})) for ts in found.values()
+                for t in ts]
+        if not busy:
+            return
+        time.sleep(0.2)
 
 
 def start_worker(database_url: str, log_path, concurrency: int = 2, **env: str) -> tuple[subprocess.Popen, str]:
