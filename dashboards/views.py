@@ -3,6 +3,7 @@ the live part only (request.htmx)."""
 
 from datetime import datetime, timezone as dt_timezone
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
@@ -12,13 +13,16 @@ from dashboards import access, queries
 from observatory.regions.models import Region
 
 REFRESH_SECONDS = 10
+# uPlot is served from node_modules when `npm ci` has run; without it the pages must not link
+# its files (the manifest storage refuses unknown names) and show the numbers tables only.
+CHARTS = any(prefix == "vendor/uplot" for prefix, _ in getattr(settings, "STATICFILES_DIRS", []))
 
 
 def page(request, template: str, context: dict, partial: str | None = None):
     """Render with the persona flags the templates use to show only the buttons that work."""
     role = access.role(request.user)
     context = {**context, "role": role, "is_operator": role in (access.OPERATOR, access.ADMIN),
-               "refresh_seconds": REFRESH_SECONDS, "query": request.GET.urlencode()}
+               "refresh_seconds": REFRESH_SECONDS, "charts": CHARTS, "query": request.GET.urlencode()}
     return render(request, partial if partial and request.htmx else template, context)
 
 

@@ -141,3 +141,15 @@ def test_viewer_cannot_run_a_manual_failover(client, regions):
     response = client.post("/failover/groups/storefront/manual", {"target": "eu-west-1", "reason": "x",
                                                                   "confirm": "eu-west-1"})
     assert response.status_code == 403 and not Decision.objects.exists()
+
+
+def test_without_npm_packages_pages_show_tables_and_link_no_chart_files(client, regions, monkeypatch):
+    from dashboards import views
+
+    monkeypatch.setattr(views, "CHARTS", False)  # as when `npm ci` never ran
+    use1, _ = regions
+    span_minutes(use1, "checkout", minutes=5)
+    client.force_login(make_user("v", "viewer"))
+    page = client.get("/regions/us-east-1/").content.decode()
+    assert "vendor/uplot" not in page and 'class="chart"' not in page
+    assert 'id="chart-numbers"' in page
