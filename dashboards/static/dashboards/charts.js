@@ -67,7 +67,16 @@
     };
   }
 
-  document.querySelectorAll("figure.chart[data-chart]").forEach(function (figure) {
+  var plots = [];
+
+  function drawAll() {
+    plots.forEach(function (plot) { plot.destroy(); });
+    plots = [];
+    sources = {};
+    document.querySelectorAll("figure.chart[data-chart]").forEach(draw);
+  }
+
+  function draw(figure) {
     var key = figure.dataset.chart;
     var data = source(figure.dataset.source || "chart-data");
     if (!data || !data.t.length) return;
@@ -77,7 +86,7 @@
     var ys = data[key].filter(function (v) { return v != null; }).concat(thresholds.map(function (t) { return t.value; }));
     var low = ys.length ? Math.min(0, Math.min.apply(null, ys)) : 0;
     var high = ys.length ? Math.max.apply(null, ys) * 1.1 : 1;
-    new uPlot({
+    plots.push(new uPlot({
       width: Math.max(280, figure.clientWidth - 8),
       height: 180,
       scales: { x: { time: true }, y: { range: [low, high > low ? high : low + 1] } },
@@ -89,10 +98,16 @@
         value: function (u, v) { return v == null ? "–" : format(v); },
       }],
       plugins: [overlays(markers, thresholds)],
-    }, [data.t, data[key]], figure);
+    }, [data.t, data[key]], figure));
     figure.dataset.markers = markers.length;
     figure.classList.add("drawn");
     var numbers = figure.closest("section") && figure.closest("section").querySelector("details.numbers");
     if (numbers) numbers.removeAttribute("open");
+  }
+
+  drawAll();
+  // Live refresh: each poll of the region's live section brings the charts' new data.
+  document.body.addEventListener("htmx:afterSettle", function () {
+    if (document.getElementById("chart-data")) drawAll();
   });
 })();

@@ -36,6 +36,13 @@ def test_anomaly_marker_appears_on_the_region_chart(live_server, page, login, sc
     expect(page.locator("#chart-numbers tr.anomaly-row")).to_have_count(1)
     print("screenshot:", screenshot("region-anomaly"))
 
+    # Live refresh: a new anomaly shows up on the charts without a reload.
+    Anomaly.objects.create(region=region, series_key="red.requests|service=checkout", service="checkout",
+                           minute=minute + timedelta(minutes=5), value=900, score=0.7, model_version=1,
+                           explanation={"summary": "traffic spike"})
+    expect(page.locator("figure[data-chart=rate] .anomaly-marker")).to_have_count(1, timeout=20_000)
+    expect(marker).to_have_count(1)
+
     # The marker links to the chart path alerts use, centred on the anomalous minute.
     marker.click()
     expect(page).to_have_url(f"{live_server.url}/regions/us-east-1/?series=red.error_ratio%7Cservice%3Dcheckout"
