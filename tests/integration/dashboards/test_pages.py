@@ -153,3 +153,17 @@ def test_without_npm_packages_pages_show_tables_and_link_no_chart_files(client, 
     page = client.get("/regions/us-east-1/").content.decode()
     assert "vendor/uplot" not in page and 'class="chart"' not in page
     assert 'id="chart-numbers"' in page
+
+
+def test_console_shows_the_latest_gate_assessment_of_each_group(client, regions):
+    use1, _ = regions
+    FailoverPolicy.objects.create(group="storefront")
+    GroupState.objects.create(group="storefront", active_region=use1, last_assessment={
+        "at": timezone.now().isoformat(), "source": "us-east-1", "target": "eu-west-1", "outcome": "no_action",
+        "gates": [{"name": "source_unhealthy", "passed": True, "detail": "probe, partition"},
+                  {"name": "not_global_incident", "passed": False, "detail": "0 of 2 regions healthy"}]})
+    client.force_login(make_user("v", "viewer"))
+    page = client.get("/failover/").content.decode()
+    row = page[page.index('class="assessment"'):]
+    assert "<strong>no_action</strong>" in row and "not_global_incident</span>: 0 of 2 regions healthy" in row
+    assert "source_unhealthy" not in row.split("</tr>")[0]  # passing gates stay out of the way
