@@ -96,3 +96,14 @@ def region_guard(request, region: str | None, action: str) -> None:
     if region and not can_see(request.user, region):
         audit(request, action, request.path, allowed=False, reason=f"no access to region {region}")
         raise PermissionDenied(f"no access to region {region}")
+
+
+def safe_next(request, default: str) -> str:
+    """The form's ``next`` page if it is one of ours, else ``default`` (no open redirects)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return default

@@ -20,7 +20,7 @@ FILTERS = ("region", "service", "severity", "state")
 
 
 def _back(request):
-    return redirect(request.POST.get("next") or "alerts")
+    return redirect(access.safe_next(request, reverse("alerts")))
 
 
 @login_required

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from dashboards import access, failover_queries
@@ -46,7 +47,7 @@ def _act(request, decision: Decision, action: str, fn, *args):
     else:
         access.audit(request, action, f"decision {decision.id} ({decision.group})", reason=reason)
         messages.success(request, f"Decision {decision.source.name} → {decision.target.name}: {action} done.")
-    return redirect(request.POST.get("next") or "failover")
+    return redirect(access.safe_next(request, reverse("failover")))
 
 
 @access.operator_action(access.OPERATE_FAILOVER, "approve")

@@ -93,3 +93,10 @@ def test_admin_manages_region_access_and_reads_the_audit(client, regions):
     assert client.get("/admin/dashboards/regionaccess/add/").status_code == 200
     assert client.get("/admin/dashboards/auditrecord/").status_code == 200
     assert client.get("/admin/dashboards/auditrecord/add/").status_code == 403
+
+
+def test_next_after_an_action_stays_on_this_site(client, regions):
+    alert = firing_alert({"alertname": "RegionUnhealthy", "severity": "page", "region": "us-east-1"})
+    client.force_login(make_user("op", "operator"))
+    response = client.post(f"/alerts/{alert.fingerprint}/acknowledge", {"next": "https://evil.example/"})
+    assert response["Location"] == "/alerts/"
