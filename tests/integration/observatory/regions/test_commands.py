@@ -65,3 +65,23 @@ def test_issue_token_for_unknown_region_lists_known_ones():
     Region.objects.create(name="us-east-1")
     with pytest.raises(CommandError, match=r"no region named 'mars-1' \(known regions: us-east-1\)"):
         run("issue_token", "mars-1")
+
+
+@pytest.mark.django_db
+def test_rotation_keeps_old_and_new_tokens_valid_until_the_grace_period_ends():
+    region = Region.objects.create(name="eu-west-1")
+    other = Region.objects.create(name="us-east-1")
+    old, untouched = run("issue_token", "eu-west-1").strip(), run("issue_token", "us-east-1").strip()
+    err = io.StringIO()
+    out = io.StringIO()
+    call_command("issue_token", "eu-west-1", "--rotate", "--grace-seconds", "3600", stdout=out, stderr=err)
+    new = out.getvalue().strip()
+    assert "1 older token(s) of eu-west-1 stop working at" in err.getvalue()
+    assert find_region(old) == region and find_region(new) == region  # both work during the rotation
+    ends = RegionToken.objects.get(token_hash=hash_token(old)).revoked_at
+    assert 3590 < (ends - timezone.now()).total_seconds() <= 3600
+    RegionToken.objects.filter(token_hash=hash_token(old)).update(revoked_at=timezone.now())  # grace over
+    assert find_region(old) is None and find_region(new) == region
+    assert find_region(untouched) == other  # another region's tokens are left alone
+    with pytest.raises(CommandError, match="--grace-seconds must be 0 or more"):
+        run("issue_token", "eu-west-1", "--rotate", "--grace-seconds", "-1")
