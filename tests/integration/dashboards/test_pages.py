@@ -167,3 +167,19 @@ def test_console_shows_the_latest_gate_assessment_of_each_group(client, regions)
     row = page[page.index('class="assessment"'):]
     assert "<strong>no_action</strong>" in row and "not_global_incident</span>: 0 of 2 regions healthy" in row
     assert "source_unhealthy" not in row.split("</tr>")[0]  # passing gates stay out of the way
+
+
+def test_operator_limited_to_other_regions_cannot_approve_or_see_a_decision(client, regions):
+    use1, euw1 = regions
+    ap = Region.objects.create(name="ap-south-1", group="apac")
+    FailoverPolicy.objects.create(group="storefront")
+    decision = Decision.objects.create(group="storefront", epoch=1, source=use1, target=euw1,
+                                       state="awaiting_approval", mode="approve", reason="us-east-1 is unhealthy",
+                                       expires_at=timezone.now() + timedelta(minutes=5))
+    client.force_login(make_user("apac-op", "operator", regions=(ap.name,)))
+    assert client.get(f"/failover/{decision.id}/").status_code == 403
+    assert "us-east-1 is unhealthy" not in client.get("/failover/").content.decode()
+    assert client.post(f"/failover/{decision.id}/approve", {"reason": "x"}).status_code == 403
+    decision.refresh_from_db()
+    assert decision.state == "awaiting_approval"
+    assert AuditRecord.objects.get().details == {"reason": "no access to its regions"}
