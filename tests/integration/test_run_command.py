@@ -106,7 +106,7 @@ def test_run_command_serves_the_embedded_stack_and_reuses_it(tmp_path):
         token = session.cookies["csrftoken"]
         home = session.post(f"{base}/login/", data={"username": login[1], "password": login[2],
                                                     "csrfmiddlewaretoken": token}, timeout=10)
-        assert home.url == f"{base}/" and "<h1>Regions</h1>" in home.text
+        assert home.url == f"{base}/" and "<h1>Global overview</h1>" in home.text
         check_ingest_on_sqlite(var_dir, base, session)
     finally:
         interrupt_and_wait(process)
