@@ -13,7 +13,8 @@ Per point:
      training rows (so a pattern that recurs in the training window is not news);
   3. robust magnitude: how far the value / seasonal residual / peer deviation lies
      beyond the training window's range, in robust spreads (IF cannot tell "just past
-     the range" from "ten times past it");
+     the range" from "ten times past it"); the seasonal residual's excess counts less,
+     and with peers the deviation from them must leave its range too;
   4. evidence = weighted sum, times the share of the move not shared by peers, mapped
      to [0, 1]; after an alarm the next scores are capped below the alert threshold.
 The score at time t uses only points up to t: models are refitted on past rows only, on
@@ -38,6 +39,13 @@ IF_COLUMNS = np.array([VALUE, RECENT_MEAN, SEASONAL_DAY, PEER_DEVIATION])
 # as with a few regions it is the noisiest of the features.
 EXCESS_COLUMNS = np.array([VALUE, SEASONAL_DAY])
 DAY, WEEK = 86400, 7 * 86400
+
+
+def excess_weights(params: DetectorParams) -> np.ndarray:
+    """Weight of each EXCESS_COLUMNS feature's range excess in the magnitude."""
+    weights = np.ones(len(EXCESS_COLUMNS))
+    weights[list(EXCESS_COLUMNS).index(SEASONAL_DAY)] = params.seasonal_excess_weight
+    return weights
 
 
 def _count_below(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -200,7 +208,7 @@ class DetectorBank:
         lo, hi, spread = self.lo[idx], self.hi[idx], self.spread[idx]
         excess = np.maximum(np.maximum(f - hi, lo - f), 0.0) / spread
         excess = np.where(modelled & has & fitted[:, None], excess, 0.0)
-        magnitude = excess[:, EXCESS_COLUMNS].max(axis=1)
+        magnitude = (excess[:, EXCESS_COLUMNS] * excess_weights(p)).max(axis=1)
         # Share of the move not shared by peers, in the value's own units (the deviation from
         # peers has its own, often much smaller, spread): 1 without peers, ~0 for a global event.
         own_move = np.abs(f[:, VALUE] - self.median[idx, VALUE])
@@ -208,6 +216,10 @@ class DetectorBank:
         peer_known = has[:, PEER_DEVIATION] & modelled[:, PEER_DEVIATION] & fitted
         share = regional_move / np.maximum(own_move, spread[:, VALUE])
         shared = np.where(peer_known, np.clip(share, 0.0, 1.0), 1.0)
+        # With peers, a regional move must also leave the usual distance from the peers: the
+        # deviation's range excess caps the magnitude (it never adds any), so noise just past
+        # the region's own range, while still near its peers, does not alarm.
+        magnitude = np.where(peer_known, np.minimum(magnitude, excess[:, PEER_DEVIATION]), magnitude)
 
         self.lp_ring[idx, self.count[idx] % p.smooth] = lp
         lp_smooth = self.lp_ring[idx].mean(axis=1)

@@ -33,7 +33,7 @@ class Explanation:
     score: float
     evidence: float
     isolation_log10_p: float  # smoothed -log10 of the IsolationForest p-value
-    magnitude: float  # largest range excess among the magnitude features
+    magnitude: float  # largest weighted range excess among the magnitude features
     features: tuple[FeatureContribution, ...]
     drivers: tuple[str, ...]  # features ordered by |z|, strongest first
     peers: PeerComparison | None
@@ -48,7 +48,7 @@ class Explanation:
 
 
 def explain_series(bank: DetectorBank, i: int) -> Explanation:
-    from .detector import EXCESS_COLUMNS, FEATURES, PEER_DEVIATION
+    from .detector import EXCESS_COLUMNS, FEATURES, PEER_DEVIATION, excess_weights
 
     has, modelled = bank.last_has[i], bank.modelled[i]
     z = (bank.last_features[i] - bank.median[i]) / bank.spread[i]
@@ -58,6 +58,9 @@ def explain_series(bank: DetectorBank, i: int) -> Explanation:
         for k, name in enumerate(FEATURES) if has[k]
     )
     drivers = tuple(f.name for f in sorted(features, key=lambda f: -abs(f.z)) if f.modelled)
+    magnitude = np.max(bank.last_excess[i, EXCESS_COLUMNS] * excess_weights(bank.params))
+    if has[PEER_DEVIATION] and modelled[PEER_DEVIATION] and bank.forest.fitted[i]:
+        magnitude = min(magnitude, bank.last_excess[i, PEER_DEVIATION])  # as in DetectorBank.update
     peers = None
     if has[PEER_DEVIATION]:
         peers = PeerComparison(float(bank.last_peers[i, 0]), int(bank.last_peers[i, 1]),
@@ -66,7 +69,7 @@ def explain_series(bank: DetectorBank, i: int) -> Explanation:
         score=float(bank.last_score[i]),
         evidence=float(bank.last_evidence[i]),
         isolation_log10_p=float(bank.last_lp[i]),
-        magnitude=float(np.max(bank.last_excess[i, EXCESS_COLUMNS])),
+        magnitude=float(magnitude),
         features=features,
         drivers=drivers,
         peers=peers,

@@ -171,3 +171,29 @@ def test_separate_refit_calls_give_the_same_scores_as_inline_refits():
     # first fit after 100 points, then at 200, then every 250 (450, ...)
     assert list(versions[-1]) == [2, 2] and list(versions[199]) == [1, 1] and list(versions[200]) == [2, 2]
     assert split.refit_due() == 0
+
+
+def test_seasonal_residual_excess_counts_at_its_weight_and_a_value_spike_at_full_weight():
+    import dataclasses
+
+    from observatory.analytics.anomaly import DEFAULT_PARAMS
+
+    step = 900
+    n = 8 * 96
+    x = daily_square(n, step, seed=12)
+    noon = 5 * 96 + 48
+    spike = noon + 130  # past the suppression after any alarm at noon
+    x[noon] = 20.0  # night level at noon: inside the value's range, far outside the residual's
+    x[spike] = 200.0  # far above the value's range
+    t = times(n, step)
+    full = dataclasses.replace(DEFAULT_PARAMS, seasonal_excess_weight=1.0)
+    weighted, why = score_series(t, x, explain=True)
+    unweighted, why_full = score_series(t, x, params=full, explain=True)
+    excess = {f.name: f.excess for f in why[noon].features}
+    assert excess["seasonal_day"] > 1 and excess["value"] == 0
+    assert why[noon].magnitude == pytest.approx(DEFAULT_PARAMS.seasonal_excess_weight * excess["seasonal_day"])
+    assert why_full[noon].magnitude == pytest.approx(excess["seasonal_day"])
+    assert weighted[noon] < unweighted[noon]
+    value_excess = {f.name: f.excess for f in why[spike].features}["value"]
+    assert value_excess > 1 and why[spike].magnitude >= value_excess  # the value counts in full
+    assert weighted[spike] >= ALERT_THRESHOLD
