@@ -197,3 +197,21 @@ def test_seasonal_residual_excess_counts_at_its_weight_and_a_value_spike_at_full
     value_excess = {f.name: f.excess for f in why[spike].features}["value"]
     assert value_excess > 1 and why[spike].magnitude >= value_excess  # the value counts in full
     assert weighted[spike] >= ALERT_THRESHOLD
+
+
+def test_with_peers_the_deviation_from_them_caps_the_magnitude():
+    n = 700
+    rng = np.random.default_rng(30)
+    own = 10 + rng.normal(size=n)
+    peers = 10 + 3 * rng.normal(size=(n, 2))  # noisy peers: a wide usual distance from them
+    own[500] = own[:500].max() + 1.0  # just past its own range, not far from its usual distance to peers
+    alone, why_alone = score_series(times(n), own, explain=True)
+    regional, why = score_series(times(n), own, peers=peers, explain=True)
+    excess = {f.name: f.excess for f in why[500].features}
+    assert excess["value"] > excess["peer_deviation"] and why[500].peers.regional_share > 0.9
+    assert why_alone[500].magnitude == pytest.approx(excess["value"])
+    assert why[500].magnitude == pytest.approx(excess["peer_deviation"])
+    assert regional[500] < alone[500]
+    own[500] += 40  # a real regional spike leaves both ranges and still alarms
+    spiked, why_spike = score_series(times(n), own, peers=peers, explain=True)
+    assert spiked[500] >= ALERT_THRESHOLD and why_spike[500].magnitude > 10
