@@ -11,7 +11,7 @@ series of different shapes (noisy level, daily pattern, random walk, spiky) are 
 for real past the training window, then copied into the 10,000 slots; each copy gets its
 own refit phase, as series of different ages would have. The timed ticks are real updates.
 
-    .venv/bin/python bench/anomaly.py [--series 10000] [--ticks 3] [--peers 0]
+    .venv/bin/python bench/anomaly.py [--series 10000] [--ticks 3] [--peers 0] [--checkpoint]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from observatory.analytics.anomaly import DEFAULT_PARAMS, DetectorBank  # noqa: E402
+from observatory.analytics.anomaly import DEFAULT_PARAMS, DetectorBank, snapshot  # noqa: E402
 
 START = 1_700_000_000 - 1_700_000_000 % 86400
 TEMPLATES = 16
@@ -56,6 +56,8 @@ def main(argv=None) -> int:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--ticks", type=int, default=3, help="timed minutes (the median is reported)")
     parser.add_argument("--peers", type=int, default=0, help="peer regions passed per series (0 = none)")
+    parser.add_argument("--checkpoint", action="store_true",
+                        help="also time the fit job's checkpoint of this state (save and restore)")
     args = parser.parse_args(argv)
     p = DEFAULT_PARAMS
     warm_minutes = p.train_window + 2 * p.refit_every  # past a full training window
@@ -110,6 +112,18 @@ def main(argv=None) -> int:
     print(f"without refits (vectorised features + forest scoring only): {score_only:.3f} s")
     print(f"one new minute for {args.series} series{' with %d peers each' % args.peers if args.peers else ''}, "
           f"one process: {median:.3f} s (median of {args.ticks}; target < 10 s)")
+    if args.checkpoint:
+        # What the production fit job writes per shard (detection/jobs.py), and a cold worker reads.
+        keys = [f"1|series-{i}" for i in range(args.series)]
+        started = time.perf_counter()
+        blob = snapshot.dump(bank, keys)
+        saved = time.perf_counter() - started
+        started = time.perf_counter()
+        snapshot.load(blob)
+        loaded = time.perf_counter() - started
+        print(f"checkpoint of {args.series} series: {len(blob) / 2**20:.0f} MiB compressed, saved in {saved:.2f} s, "
+              f"restored in {loaded:.2f} s ({1000 * saved / args.series:.1f} / {1000 * loaded / args.series:.2f} ms "
+              f"per series)")
     return 0 if median < 10 else 1
 
 
