@@ -26,12 +26,10 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
@@ -134,8 +132,8 @@ def main(argv=None) -> int:
     receiver_port, port = free_port(), free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, CELERY_BROKER_URL=redis.url,
                SECRET_KEY=secrets.token_urlsafe(50), OUTBOUND_ALLOW_PRIVATE="true",
-               PROMETHEUS_MULTIPROC_DIR="", DJANGO_SETTINGS_MODULE="observatory.settings")
-    env.pop("PROMETHEUS_MULTIPROC_DIR")
+               DJANGO_SETTINGS_MODULE="observatory.settings")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the bench's processes keep their own samples
     children: list[Child] = []
     try:
         manage(env, "migrate", "--noinput", "-v0")

@@ -58,7 +58,7 @@ def _restore(row: DetectorShard) -> tuple[DetectorBank, list[tuple[int, str]]]:
     state = DetectorShard.objects.filter(shard=row.shard).values_list("state", flat=True).first()
     if state is not None and row.params_digest == snapshot.params_digest():
         bank, keys = snapshot.load(bytes(state))
-        bank, index = bank, [_split(k) for k in keys]
+        index = [_split(k) for k in keys]
         since = row.checkpoint_minute
     else:  # no checkpoint yet, or one of other detector parameters: rebuild from history
         bank, index = DetectorBank(0), []
