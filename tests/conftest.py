@@ -110,11 +110,11 @@ class Receiver:
 
         return requests.get(f"http://127.0.0.1:{self.port}/received", timeout=5).json()
 
-    def script(self, statuses: list[int], retry_after: int | None = None) -> None:
+    def script(self, statuses: list[int], retry_after: int | None = None, hold_seconds: list[float] = ()) -> None:
         import requests
 
-        requests.post(f"http://127.0.0.1:{self.port}/script", json={"statuses": statuses, "retry_after": retry_after},
-                      timeout=5)
+        requests.post(f"http://127.0.0.1:{self.port}/script", timeout=5,
+                      json={"statuses": statuses, "retry_after": retry_after, "hold_seconds": list(hold_seconds)})
 
 
 @pytest.fixture

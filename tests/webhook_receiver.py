@@ -4,8 +4,9 @@
 
 POST /<anything>      a webhook: verified, recorded, answered with the scripted status
 GET  /received        JSON list of every webhook received: id, path, verified, body, at
-POST /script          JSON {"statuses": [503, 503], "retry_after": 2}: answers for the next webhooks
-                      (then 200 again)
+POST /script          JSON {"statuses": [503, 503], "retry_after": 2, "hold_seconds": [20]}: answers for
+                      the next webhooks (then 200 again), and how long to hold each before answering
+                      (it is recorded on arrival, so a test sees a sender that dies mid-request)
 """
 
 import json
@@ -18,7 +19,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 _lock = threading.Lock()
 _received: list[dict] = []
-_script: dict = {"statuses": [], "retry_after": None}
+_script: dict = {"statuses": [], "retry_after": None, "hold_seconds": []}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -59,9 +60,11 @@ class Handler(BaseHTTPRequestHandler):
         with _lock:
             status = _script["statuses"].pop(0) if _script["statuses"] else 200
             retry_after = _script.get("retry_after")
+            hold = _script["hold_seconds"].pop(0) if _script.get("hold_seconds") else 0
             _received.append({"id": headers.get("webhook-id"), "path": self.path, "verified": verified,
                               "status": status, "at": time.time(),
                               "body": json.loads(body) if body else None})
+        time.sleep(hold)
         self._reply(status if verified else 401, b"{}", {"Retry-After": str(retry_after)} if retry_after else {})
 
 
