@@ -20,6 +20,7 @@ from observatory.analytics import slo as math
 from observatory.ops.models import Heartbeat
 from observatory.slos import sli
 from observatory.slos.models import Evaluation, SliMinute, Slo, SloStatus, WindowState
+from observatory.telemetry import rollup_partitions
 
 WATERMARK = "slo-cycle"
 OVERLAP = timedelta(seconds=30)  # re-read rollups this far back: deltas make it harmless
@@ -42,6 +43,9 @@ def run_cycle(now=None) -> int:
     mark = Heartbeat.objects.filter(name=WATERMARK).first()
     longest = max(timedelta(days=s.window_days) for s in slos)
     since = mark.beat_at - OVERLAP if mark else as_of - longest
+    # The SLI minutes' daily partitions before the transaction locks their table (creating one locks
+    # it exclusively); a late minute older than ``since`` gets its own from bulk_create.
+    rollup_partitions.ensure_between("slos_sliminute", min(since, as_of), as_of)
     with transaction.atomic():
         deltas = _store_minutes(slos, since, as_of)
         statuses = _slide_windows(slos, deltas, as_of)

@@ -1,6 +1,7 @@
 from django.db import models
 
 from observatory.regions.models import Region
+from observatory.telemetry.rollup_partitions import PartitionedModel, PartitionedQuerySet
 
 
 class Slo(models.Model):
@@ -33,8 +34,12 @@ class Slo(models.Model):
         return self.name
 
 
-class SliMinute(models.Model):
-    """Good and total events of one SLO in one region and minute: what the windows added."""
+class SliMinute(PartitionedModel, models.Model):
+    """Good and total events of one SLO in one region and minute: what the windows added.
+
+    Partitioned by day on PostgreSQL, like the minute rollups (telemetry.rollup_partitions)."""
+
+    objects = PartitionedQuerySet.as_manager()
 
     slo = models.ForeignKey(Slo, on_delete=models.CASCADE, related_name="+")
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")

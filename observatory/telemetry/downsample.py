@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from observatory.ops.models import Heartbeat
+from observatory.telemetry import rollup_partitions
 from observatory.telemetry.models import SeriesHour, SeriesMinute, SpanHour, SpanMinute
 
 WATERMARK = "hourly-rollup"
@@ -38,6 +39,9 @@ def downsample(now=None) -> int:
     for series_id, minute in SeriesMinute.objects.filter(rolled_at__gt=since).values_list(
             "series_id", "minute").distinct():
         series_hours[_hour(minute)].add(series_id)
+    # Partitions (by month) before the transaction, which then writes without creating any.
+    rollup_partitions.ensure_for_times("telemetry_span_hour", span_hours)
+    rollup_partitions.ensure_for_times("telemetry_series_hour", series_hours)
     written = 0
     with transaction.atomic():
         for hour, regions in sorted(span_hours.items()):

@@ -3,12 +3,15 @@
 The raw tables (telemetry_point, telemetry_histogram_point, telemetry_span) are
 range-partitioned by day on PostgreSQL, so they are created by SQL in the
 migrations and written only by telemetry.ingest, read only by telemetry.queries.
+The rollup models' tables are partitioned too (telemetry.rollup_partitions): by day
+for minutes, by month for hours; their ORM writes make the partitions they need.
 """
 
 from django.db import models
 from django.utils import timezone
 
 from observatory.regions.models import Region
+from observatory.telemetry.rollup_partitions import PartitionedModel, PartitionedQuerySet
 
 
 class Series(models.Model):
@@ -51,8 +54,10 @@ class DirtyMinute(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "region", "minute"], name="telemetry_dirty_minute_key")]
 
 
-class SpanMinute(models.Model):
+class SpanMinute(PartitionedModel, models.Model):
     """RED rollup from SERVER spans: requests, errors and a latency histogram per minute."""
+
+    objects = PartitionedQuerySet.as_manager()
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     service = models.CharField(max_length=255)
@@ -72,8 +77,10 @@ class SpanMinute(models.Model):
         indexes = [models.Index(fields=["minute"])]
 
 
-class SeriesMinute(models.Model):
+class SeriesMinute(PartitionedModel, models.Model):
     """Per-series minute rollup. For sums, ``increase`` is the counter increase in the minute (resets handled)."""
+
+    objects = PartitionedQuerySet.as_manager()
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     minute = models.DateTimeField()
@@ -128,8 +135,10 @@ class RegionSignal(models.Model):
         constraints = [models.UniqueConstraint(fields=["region", "signal", "key"], name="telemetry_region_signal_key")]
 
 
-class SpanHour(models.Model):
+class SpanHour(PartitionedModel, models.Model):
     """Hourly RED rollup, summed from the minute rollups; kept long after they are gone."""
+
+    objects = PartitionedQuerySet.as_manager()
 
     region = models.ForeignKey(Region, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     service = models.CharField(max_length=255)
@@ -148,8 +157,10 @@ class SpanHour(models.Model):
         indexes = [models.Index(fields=["hour"])]
 
 
-class SeriesHour(models.Model):
+class SeriesHour(PartitionedModel, models.Model):
     """Hourly per-series rollup, combined from the minute rollups (min of mins, sum of increases...)."""
+
+    objects = PartitionedQuerySet.as_manager()
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     hour = models.DateTimeField()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from collectors.otlp.flatten import SPAN_KIND_SERVER, STATUS_ERROR, SUM, TEMPORALITY_CUMULATIVE
 from observatory.analytics.buckets import LATENCY_BOUNDS_MS
 from observatory.analytics.counters import Sample, cumulative_increase, delta_increase
+from observatory.telemetry import rollup_partitions
 from observatory.telemetry.models import DirtyMinute, SeriesMinute, SpanMinute
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ def roll_up_pending(batch_size: int = 200, max_batches: int = 50) -> int:
             claimed = list(
                 DirtyMinute.objects.select_for_update(skip_locked=True).order_by("minute")[:batch_size]
             )
+            # The partitions first, before this transaction locks the rollup tables by writing them
+            # (creating one needs an exclusive lock on its parent); back-filled days included.
+            for table, kind in (("telemetry_span_minute", DirtyMinute.Kind.SPANS),
+                                ("telemetry_series_minute", DirtyMinute.Kind.POINTS)):
+                rollup_partitions.ensure_for_times(table, [d.minute for d in claimed if d.kind == kind])
             for dirty in claimed:
                 if dirty.kind == DirtyMinute.Kind.SPANS:
                     roll_up_spans(dirty.region_id, dirty.minute)

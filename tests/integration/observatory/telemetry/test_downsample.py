@@ -84,7 +84,8 @@ def test_span_hours_sum_the_minutes(client, token):
 def test_hourly_rollups_outlive_minute_rollups_until_their_own_retention(settings):
     settings.ROLLUP_RETENTION_DAYS, settings.HOURLY_RETENTION_DAYS = 35, 400
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    for age in (36, 399, 401):
+    # Hourly rows go by whole monthly partitions: 440 days old is in a month wholly past 400 days.
+    for age in (36, 399, 440):
         SeriesHour.objects.create(series_id=1, hour=now - timedelta(days=age), samples=1, minimum=1, maximum=1,
                                   total=1, last=1)
     retention.maintain()
