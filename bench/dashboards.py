@@ -40,6 +40,7 @@ def seed(regions: int, services: int, days: int) -> None:
     from observatory.failover.models import FailoverPolicy, GroupState, RegionHealth
     from observatory.regions.models import Region
     from observatory.slos.models import Slo, SloStatus
+    from observatory.telemetry import rollup_partitions
     from observatory.telemetry.models import RegionSignal
 
     now = timezone.now()
@@ -68,6 +69,7 @@ def seed(regions: int, services: int, days: int) -> None:
                                service=f"svc-{s:02d}", minute=now - timedelta(minutes=10), value=0.1, score=0.9,
                                model_version=1, explanation={"summary": "bench"})
     started = time.monotonic()
+    rollup_partitions.ensure_range((now - timedelta(days=days)).date(), (now + timedelta(minutes=15)).date())
     with connection.cursor() as cursor:
         cursor.execute("""
             INSERT INTO telemetry_span_minute (region_id, service, operation, minute, requests, errors,

@@ -202,6 +202,17 @@ def secondary_index_ddl(conn, table: str) -> tuple[list[tuple[str, str]], list[t
              constraints], list(indexes))
 
 
+def create_partitions(conn, table: str, first: datetime, last: datetime) -> None:
+    """The rollup tables are partitioned on PostgreSQL (by day or month): raw SQL writers make their own."""
+    from observatory.telemetry import rollup_partitions as parts
+
+    period = parts.ROLLUP_TABLES[table][1]
+    start = parts.period_start(first, period)
+    while start <= parts.period_start(last, period):
+        conn.execute(parts.create_sql(table, start))
+        start = parts.period_end(start, period)
+
+
 def drop_secondary_indexes(conn, table: str) -> list[str]:
     """Drop them for a bulk load; returns the DDL that recreates them."""
     constraints, indexes = secondary_index_ddl(conn, table)
@@ -266,6 +277,7 @@ def seed(point: Point, as_of: datetime, args, progress) -> None:
         ddl = drop_secondary_indexes(conn, "slos_sliminute")
         t0 = time.monotonic()
         first = as_of - timedelta(minutes=point.minutes - 1)
+        create_partitions(conn, "slos_sliminute", first, as_of)
         day = timedelta(days=1)
         chunk_start, done_rows = first, 0
         while chunk_start <= as_of:
@@ -331,6 +343,7 @@ def insert_span_minutes(conn, first: datetime, last: datetime, rolled_lag: timed
     """SpanMinute rows for every service x region and minute in [first, last]; latency buckets put the errors
     in the 500-1000 ms bucket (over the latency SLOs' 250 ms), everything else in 10-25 ms."""
     rolled = "%(rolled_at)s::timestamptz" if rolled_at is not None else "m.minute + %(lag)s::interval"
+    create_partitions(conn, "telemetry_span_minute", first, last)
     cursor = conn.execute(
         "INSERT INTO telemetry_span_minute (region_id, service, operation, minute, requests, errors,"
         " duration_sum_ms, latency_buckets, rolled_at)"
