@@ -15,7 +15,8 @@ Standard Webhooks signature and records each webhook-id.
 2. Broker down: redis-server is stopped for --broker-down seconds while a client pushes
    OTLP metrics every second; we count the answers (all must be 200: ingest does not need
    the broker), then time how long after redis returns the periodic rollup has the last
-   point pushed during the outage.
+   point pushed during the outage. An Anomaly alert raised before the outage (and notified)
+   must not be notified again; one raised during it must be notified once after it.
 """
 
 from __future__ import annotations
@@ -97,9 +98,35 @@ def receiver_down(base: str, env: dict, db, receiver_port: int, secret: str, tmp
             "unverified": sum(not r["verified"] for r in received), "drained_after_s": round(drained, 1)}
 
 
-def broker_down(base: str, token: str, redis: Redis, db, down: float) -> dict:
+ANOMALY = ("from django.utils import timezone\nfrom observatory.detection.models import Anomaly\n"
+           "from observatory.regions.models import Region\n"
+           "Anomaly.objects.create(region=Region.objects.get(name={region!r}), series_key='red.requests|service=checkout',"
+           " service='checkout', minute=timezone.now().replace(second=0, microsecond=0), value=0, score=0.9,"
+           " explanation={{}}, model_version=1)")
+
+
+def anomaly_alerts(receiver_port: int) -> list[dict]:
+    """Every notification of an Anomaly alert the receiver has had: (webhook-id, region, status)."""
+    received = requests.get(f"http://127.0.0.1:{receiver_port}/received", timeout=5).json()
+    return [{"id": r["id"], "region": a["labels"]["region"], "status": a["status"], "verified": r["verified"]}
+            for r in received if isinstance(r["body"], dict) for a in r["body"].get("alerts", [])
+            if a["labels"].get("alertname") == "Anomaly"]
+
+
+def broker_down(base: str, token: str, redis: Redis, db, down: float, env: dict, receiver_port: int,
+                secret: str, tmp: Path) -> dict:
+    """OTLP pushes through the outage; an alert raised before it must not be repeated after it, one
+    raised during it must be notified once after it."""
+    receiver = spawn("receiver3", [sys.executable, "tests/webhook_receiver.py", str(receiver_port), secret], env, tmp)
+    wait_for_port(receiver_port, receiver.process, receiver.log)
+    manage(env, "shell", "-c", ANOMALY.format(region="us-east-1"))
+    deadline = time.monotonic() + 120
+    while not anomaly_alerts(receiver_port) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    before = len(anomaly_alerts(receiver_port))
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"}
     redis.stop()
+    manage(env, "shell", "-c", ANOMALY.format(region="eu-west-1"))
     statuses, value, end = Counter(), 0.0, time.monotonic() + down
     while time.monotonic() < end:
         value += 1
@@ -107,11 +134,23 @@ def broker_down(base: str, token: str, redis: Redis, db, down: float) -> dict:
         time.sleep(1)
     redis.start()
     back = time.monotonic()
-    while time.monotonic() - back < 300:
-        if db.execute("SELECT count(*) FROM telemetry_series_minute WHERE last = %s", [value]).fetchone()[0]:
-            break
+    resumed = notified = None
+    while time.monotonic() - back < 300 and (resumed is None or notified is None):
+        if resumed is None and db.execute("SELECT count(*) FROM telemetry_series_minute WHERE last = %s",
+                                          [value]).fetchone()[0]:
+            resumed = round(time.monotonic() - back, 1)
+        if notified is None and any(a["region"] == "eu-west-1" for a in anomaly_alerts(receiver_port)):
+            notified = round(time.monotonic() - back, 1)
         time.sleep(0.5)
-    return {"down_s": down, "pushes": dict(statuses), "rollups_resumed_after_s": round(time.monotonic() - back, 1)}
+    time.sleep(15)  # three alerting cycles: anything more would be a repeat
+    alerts = anomaly_alerts(receiver_port)
+    receiver.stop()
+    ids = Counter(a["id"] for a in alerts)
+    return {"down_s": down, "pushes": dict(statuses), "rollups_resumed_after_s": resumed,
+            "alert_sent_before": before, "alert_raised_during_notified_after_s": notified,
+            "anomaly_notifications": sorted(Counter((a["region"], a["status"]) for a in alerts).items()),
+            "duplicate_webhook_ids": sum(c - 1 for c in ids.values()),
+            "unverified": sum(not a["verified"] for a in alerts)}
 
 
 def main(argv=None) -> int:
@@ -131,14 +170,14 @@ def main(argv=None) -> int:
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     receiver_port, port = free_port(), free_port()
     env = dict(os.environ, DATABASE_URL=args.database_url, CELERY_BROKER_URL=redis.url,
-               SECRET_KEY=secrets.token_urlsafe(50), OUTBOUND_ALLOW_PRIVATE="true",
+               SECRET_KEY=secrets.token_urlsafe(50), OUTBOUND_ALLOW_PRIVATE="true", ALERT_GROUP_WAIT_SECONDS="2",
                DJANGO_SETTINGS_MODULE="observatory.settings")
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the bench's processes keep their own samples
     children: list[Child] = []
     try:
         manage(env, "migrate", "--noinput", "-v0")
         config = tmp / "faults.yaml"
-        config.write_text(json.dumps({"regions": {"us-east-1": {}}, "webhooks": {"oncall": {
+        config.write_text(json.dumps({"regions": {"us-east-1": {}, "eu-west-1": {}}, "webhooks": {"oncall": {
             "url": f"http://127.0.0.1:{receiver_port}/hook", "secret": secret, "events": ["alert.*"]}}}))
         manage(env, "apply", str(config))
         token = manage(env, "issue_token", "us-east-1").splitlines()[-1]
@@ -155,11 +194,13 @@ def main(argv=None) -> int:
         first = receiver_down(base, env, db, receiver_port, secret, tmp, args.receiver_down, args.webhooks)
         print(f"  {first}")
         print(f"broker (redis) down {args.broker_down:g} s while pushing OTLP every second ...", flush=True)
-        second = broker_down(base, token, redis, db, args.broker_down)
+        second = broker_down(base, token, redis, db, args.broker_down, env, receiver_port, secret, tmp)
         print(f"  {second}")
         ok = (first["arrived"] == first["distinct_payloads"] == args.webhooks and first["duplicates"] == 0
               and first["unverified"] == 0
-              and set(second["pushes"]) == {200} and second["rollups_resumed_after_s"] <= 60)
+              and set(second["pushes"]) == {200} and (second["rollups_resumed_after_s"] or 999) <= 60
+              and second["anomaly_notifications"] == [(("eu-west-1", "firing"), 1), (("us-east-1", "firing"), 1)]
+              and second["duplicate_webhook_ids"] == second["unverified"] == 0)
         print("all faults held" if ok else "A FAULT DID NOT HOLD")
         return 0 if ok else 1
     finally:
