@@ -81,9 +81,16 @@ def _slos() -> list[Condition]:
                  "service": service, "region": scope, "tier": tier["tier"]},
                 {"summary": f"{name} burns its error budget {tier['long_burn']:.1f}x too fast in {scope}",
                  "description": f"{tier['tier']} tier: long window {tier['long_burn']:.2f}x, short window "
-                                f"{tier['short_burn']:.2f}x, threshold {tier['threshold']:.1f}x",
+                                f"{tier['short_burn']:.2f}x, threshold {tier['threshold']:.1f}x"
+                                + _partial_history(tier.get("coverage", 1.0)),
                  "link": _link(f"/slos/{name}/")}))
     return conditions
+
+
+def _partial_history(coverage: float) -> str:
+    if coverage >= 1.0:
+        return ""
+    return f" (data covers {coverage:.0%} of the long window; the burns count the rest as error-free)"
 
 
 def _replication(now) -> list[Condition]:

@@ -4,6 +4,11 @@ Follows the Google SRE Workbook, "Alerting on SLOs": a tier fires when both its
 long and short windows burn faster than ``budget_fraction * period / long``.
 Counts are summed, never averaged: the global figure adds good and total events
 across regions before dividing.
+
+A window longer than the data's history is only partly covered: its burn is scaled
+by the covered share (the missing part counts as no errors). A tier then fires when
+the budget actually spent reaches its fraction, as the Workbook defines it, rather
+than when ten minutes of history burn fast "over three days". A full window is unchanged.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class TierResult:
     firing: bool
     inhibited: bool = False  # a faster tier of the same SLO and scope fires
     downgraded: bool = False  # a page turned into a ticket by the min-events guard
+    coverage: float = 1.0  # the share of the long window the history covers (burns above are scaled by it)
 
     @property
     def notifies(self) -> bool:
@@ -113,20 +119,31 @@ class Evaluation:
         return [t for t in self.tiers if t.notifies and (severity is None or t.severity == severity)]
 
 
+def coverage(window: timedelta, history: timedelta | None) -> float:
+    """The share of ``window`` that ``history`` (how far back data goes; None: far enough) covers."""
+    if history is None or history >= window:
+        return 1.0
+    return max(0.0, history / window)
+
+
 def evaluate(windows: dict[timedelta, Counts], period_counts: Counts, objective: float, period: timedelta,
-             min_events: float = 0) -> Evaluation:
-    """Evaluate every tier from window sums (keys: WINDOWS) and the whole period's counts."""
+             min_events: float = 0, history: timedelta | None = None) -> Evaluation:
+    """Evaluate every tier from window sums (keys: WINDOWS) and the whole period's counts.
+
+    ``history``: how far back the data goes (None when it covers every window)."""
     results: list[TierResult] = []
     inhibiting = False
     for tier in TIERS:
         threshold = tier.threshold(period)
         long_counts = windows.get(tier.long, Counts())
-        long_burn = burn_rate(long_counts, objective)
-        short_burn = burn_rate(windows.get(tier.short, Counts()), objective)
+        covered = coverage(tier.long, history)
+        long_burn = burn_rate(long_counts, objective) * covered
+        short_burn = burn_rate(windows.get(tier.short, Counts()), objective) * coverage(tier.short, history)
         firing = long_burn > threshold and short_burn > threshold
         downgraded = tier.severity == PAGE and long_counts.total < min_events
         results.append(TierResult(tier.name, TICKET if downgraded else tier.severity, threshold, long_burn,
-                                  short_burn, firing, inhibited=inhibiting and firing, downgraded=downgraded))
+                                  short_burn, firing, inhibited=inhibiting and firing, downgraded=downgraded,
+                                  coverage=covered))
         inhibiting = inhibiting or firing
     remaining = budget_remaining(period_counts, objective)
     hour_burn = burn_rate(windows.get(timedelta(hours=1), Counts()), objective)

@@ -4,7 +4,9 @@
    the difference to what was stored (SliMinute) is the delta.
 2. Each window's running sum (WindowState) subtracts the minutes that left it since
    the last cycle, as they were added, then adds the deltas of minutes inside it.
-3. The pure analytics.slo evaluates every tier per region, and globally on summed counts.
+3. The pure analytics.slo evaluates every tier per region, and globally on summed counts,
+   knowing how far back each one's data goes (WindowState.data_since): a window that
+   history only partly covers does not fire as if it were full.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from observatory.analytics import slo as math
@@ -48,8 +50,8 @@ def run_cycle(now=None) -> int:
     rollup_partitions.ensure_between("slos_sliminute", min(since, as_of), as_of)
     with transaction.atomic():
         deltas = _store_minutes(slos, since, as_of)
-        statuses = _slide_windows(slos, deltas, as_of)
-        _record(slos, statuses, now, as_of)
+        statuses, data_since = _slide_windows(slos, deltas, as_of)
+        _record(slos, statuses, data_since, now, as_of)
         Heartbeat.objects.update_or_create(name=WATERMARK, defaults={"beat_at": now})
     return len(statuses)
 
@@ -77,8 +79,8 @@ def _store_minutes(slos, since, as_of) -> dict[tuple, tuple[float, float]]:
     return deltas
 
 
-def _slide_windows(slos, deltas, as_of) -> dict[tuple, dict[timedelta, math.Counts]]:
-    """New window sums for every (slo, region) with a state or new data."""
+def _slide_windows(slos, deltas, as_of) -> tuple[dict[tuple, dict[timedelta, math.Counts]], dict[tuple, object]]:
+    """New window sums for every (slo, region) with a state or new data, and each one's first minute with events."""
     states = {(s.slo_id, s.region_id): s for s in WindowState.objects.filter(slo__in=slos)}
     by_pair = defaultdict(list)
     for (slo_id, region_id, minute), delta in deltas.items():
@@ -108,11 +110,28 @@ def _slide_windows(slos, deltas, as_of) -> dict[tuple, dict[timedelta, math.Coun
         state.sums = {_key(w): [c.good, c.total] for w, c in sums.items()}
         changed.append(state)
         result[pair] = sums
+    _find_data_since([s for s in changed if s.data_since is None])
     # One upsert for new and existing states: far cheaper than bulk_update's CASE expressions.
     WindowState.objects.bulk_create(
-        [WindowState(slo_id=s.slo_id, region_id=s.region_id, as_of=s.as_of, sums=s.sums) for s in changed],
-        update_conflicts=True, unique_fields=["slo", "region"], update_fields=["as_of", "sums"], batch_size=2000)
-    return result
+        [WindowState(slo_id=s.slo_id, region_id=s.region_id, as_of=s.as_of, sums=s.sums, data_since=s.data_since)
+         for s in changed],
+        update_conflicts=True, unique_fields=["slo", "region"], update_fields=["as_of", "sums", "data_since"],
+        batch_size=2000)
+    return result, {(s.slo_id, s.region_id): s.data_since for s in changed}
+
+
+def _find_data_since(states: list) -> None:
+    """The first stored minute with events, for states that do not know it yet (new, or without events so far)."""
+    if not states:
+        return
+    wanted = {(s.slo_id, s.region_id): s for s in states}
+    rows = (SliMinute.objects.filter(slo__in={s.slo_id for s in states}, region__in={s.region_id for s in states},
+                                     total__gt=0)
+            .values("slo_id", "region_id").annotate(first=Min("minute")))
+    for row in rows:
+        state = wanted.get((row["slo_id"], row["region_id"]))
+        if state is not None:
+            state.data_since = row["first"]
 
 
 def _expired(slos, states, as_of) -> dict[tuple, math.Counts]:
@@ -142,18 +161,25 @@ def _rebuild(slo: Slo, region_id: int, as_of) -> dict[timedelta, math.Counts]:
     return sums
 
 
-def _record(slos, sums_by_pair, now, as_of) -> None:
+def _record(slos, sums_by_pair, data_since, now, as_of) -> None:
     slo_by_id = {s.id: s for s in slos}
     scopes: dict[tuple, dict[timedelta, math.Counts]] = dict(sums_by_pair)
-    for (slo_id, _region), sums in sums_by_pair.items():
+    since = dict(data_since)
+    for (slo_id, region), sums in sums_by_pair.items():
         total = scopes.setdefault((slo_id, None), {})
         for window, counts in sums.items():
             total[window] = total.get(window, math.Counts()) + counts
+        first = data_since.get((slo_id, region))
+        if first is not None:  # the global scope's history is its oldest region's
+            since[(slo_id, None)] = min(first, since.get((slo_id, None)) or first)
     evaluations, statuses = [], []
     for (slo_id, region_id), sums in scopes.items():
         slo = slo_by_id[slo_id]
         period = timedelta(days=slo.window_days)
-        result = math.evaluate(sums, sums.get(period, math.Counts()), slo.objective, period, slo.min_events)
+        first = since.get((slo_id, region_id))
+        history = as_of - first + timedelta(minutes=1) if first is not None else timedelta(0)
+        result = math.evaluate(sums, sums.get(period, math.Counts()), slo.objective, period, slo.min_events,
+                               history)
         fields = dict(
             evaluated_at=now, as_of=as_of,
             burn_rates={_key(w): math.burn_rate(c, slo.objective) for w, c in sums.items()},

@@ -59,6 +59,7 @@ class WindowState(models.Model):
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
     as_of = models.DateTimeField(help_text="sums cover minutes up to and including this one")
     sums = models.JSONField(default=dict, help_text="{window seconds: [good, total]}")
+    data_since = models.DateTimeField(null=True, help_text="the first minute with events: how far back history goes")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["slo", "region"], name="slos_window_state_key")]

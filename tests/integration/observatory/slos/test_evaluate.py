@@ -53,6 +53,13 @@ def slo(transactional_db):
                               min_events=10)
 
 
+def established(slo, *regions) -> None:
+    """Each region has reported for a month: one good minute 31 days ago, outside every window, so the
+    windows hold only what a test pushes but count as fully covered by history."""
+    for region in regions:
+        SliMinute.objects.create(slo=slo, region=region, minute=minute_ago(31 * 24 * 60), good=1, total=1)
+
+
 def minute_ago(n: int) -> datetime:
     return (datetime.now(timezone.utc) - timedelta(minutes=n)).replace(second=0, microsecond=0)
 
@@ -64,6 +71,7 @@ def status(slo, region=None):
 def test_known_error_ratio_gives_burn_rates_and_a_page(client, regions, slo):
     east, east_token = regions["east"]
     west, west_token = regions["west"]
+    established(slo, east, west)
     for n in range(1, 4):
         push(client, east_token, spans(minute_ago(n), requests=100, errors=30, seed=n))  # 30% errors
         push(client, west_token, spans(minute_ago(n), requests=300, errors=0, seed=10 + n))  # all good
@@ -84,10 +92,35 @@ def test_known_error_ratio_gives_burn_rates_and_a_page(client, regions, slo):
     assert fast_burning_slos() == {east.id: ("checkout-availability",)}
 
 
+def test_short_history_does_not_burn_like_full_windows(client, regions, slo):
+    """Ten minutes of a new region at 5% errors (burn 5 at 99%): over the 1d tier's 3x, but that is ten
+    minutes, not a day. Scaled by the share of each window the history covers, no tier fires; with a month
+    of history behind the same ten minutes, the 1d ticket does."""
+    east, token = regions["east"]
+    west, west_token = regions["west"]
+    for n in range(1, 11):
+        push(client, token, spans(minute_ago(n), requests=100, errors=5, seed=n))
+        push(client, west_token, spans(minute_ago(n), requests=100, errors=5, seed=20 + n))
+    established(slo, west)
+    roll_up_pending()
+    evaluate.run_cycle()
+
+    new = status(slo, east)
+    assert new.burn_rates[ONE_HOUR] == pytest.approx(5.0)  # the burn itself is reported as measured
+    assert not new.page and not new.ticket
+    day = new.tiers[2]
+    assert day["tier"] == "1d" and not day["firing"]
+    assert day["coverage"] == pytest.approx(11 / 1440)  # data since 10 minutes ago, as of this minute
+    assert WindowState.objects.get(slo=slo, region=east).data_since == minute_ago(10)
+    old = status(slo, west)
+    assert old.ticket and [t["tier"] for t in old.tiers if t["firing"] and not t["inhibited"]] == ["1d"]
+
+
 def test_min_events_guard_downgrades_a_quiet_region(client, regions, slo):
     slo.min_events = 1000
     slo.save()
     east, token = regions["east"]
+    established(slo, east)
     push(client, token, spans(minute_ago(1), requests=20, errors=10))
     roll_up_pending()
     evaluate.run_cycle()
@@ -148,6 +181,7 @@ def test_slos_api_lists_global_then_regional_status(client, regions, slo):
     from django.contrib.auth import get_user_model
 
     east, token = regions["east"]
+    established(slo, east)
     push(client, token, spans(minute_ago(1), requests=100, errors=30))
     roll_up_pending()
     evaluate.run_cycle()

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from observatory.analytics.slo import (
-    PAGE, TICKET, TIERS, WINDOWS, Counts, aggregate, budget_remaining, burn_rate, detection_time, evaluate,
+    PAGE, TICKET, TIERS, WINDOWS, Counts, aggregate, budget_remaining, burn_rate, coverage, detection_time, evaluate,
     max_burn_rate, page_can_fire, slide, time_to_exhaustion,
 )
 
@@ -124,3 +124,61 @@ def test_slide_adds_new_minutes_and_drops_expired_ones():
     assert moved[H] == Counts(102, 113)
     assert moved[timedelta(minutes=5)] == Counts(110, 122)
     assert slide({}, Counts(1, 1), {})[24 * H] == Counts(1, 1)
+
+
+def burst_on_history(history: timedelta, burst: timedelta, ratio: float, per_minute: float = 1000) -> dict:
+    """Window sums when data goes back ``history`` at a steady rate, errors only in the last ``burst``."""
+    sums = {}
+    for window in WINDOWS:
+        seen = min(window, history) / timedelta(minutes=1) * per_minute
+        bad = min(window, burst) / timedelta(minutes=1) * per_minute * ratio
+        sums[window] = Counts(good=seen - bad, total=seen)
+    return sums
+
+
+def test_coverage_is_the_covered_share_of_a_window():
+    assert coverage(H, None) == 1.0
+    assert coverage(H, 2 * H) == 1.0 and coverage(H, H) == 1.0
+    assert coverage(72 * H, 6 * H) == pytest.approx(1 / 12)
+    assert coverage(H, timedelta(0)) == 0.0
+
+
+def test_a_short_burst_on_short_history_is_not_a_multi_day_burn():
+    # 150 minutes of data, the last 10 at 5% errors (99.9%): unscaled, the 1d and 3d windows hold only those
+    # 150 minutes and "burn" 3.3x, over both ticket thresholds. Spread over the budget, it is 0.1x and 0.3x.
+    sums = burst_on_history(timedelta(minutes=150), timedelta(minutes=10), 0.05)
+    unscaled = evaluate(sums, sums[72 * H], 0.999, DAYS30)
+    assert [t.tier for t in unscaled.tiers if t.firing] == ["1d", "3d"]
+    result = evaluate(sums, sums[72 * H], 0.999, DAYS30, history=timedelta(minutes=150))
+    assert [t.tier for t in result.tiers if t.firing] == []
+    assert [round(t.coverage, 4) for t in result.tiers] == [1.0, round(150 / 360, 4), round(150 / 1440, 4),
+                                                            round(150 / 4320, 4)]
+
+
+def test_full_history_evaluates_as_before():
+    sums = windows_at({w: 0.004 for w in WINDOWS})
+    assert evaluate(sums, Counts(1e6, 1e6), 0.999, DAYS30, history=72 * H) == evaluate(
+        sums, Counts(1e6, 1e6), 0.999, DAYS30)
+
+
+@pytest.mark.parametrize("minutes", [2, 3, 10, 30])
+def test_a_total_outage_pages_even_on_minutes_of_history(minutes):
+    sums = burst_on_history(timedelta(minutes=minutes), timedelta(minutes=minutes), 1.0)
+    result = evaluate(sums, sums[72 * H], 0.999, DAYS30, history=timedelta(minutes=minutes))
+    assert [(t.tier, t.severity) for t in result.firing()] == [("1h", PAGE)]
+
+
+@pytest.mark.parametrize("spent, fires", [(0.09, False), (0.11, True)])
+def test_a_scaled_tier_fires_when_its_share_of_the_budget_is_spent(spent, fires):
+    """Scaled by coverage, the 3d tier (10% of the budget) fires exactly when the errors seen in 12 hours
+    spend more than 10% of the period's budget, its traffic estimated from the rate seen."""
+    history, rate = timedelta(hours=12), 1000
+    budget = 0.001 * rate * (DAYS30 / timedelta(minutes=1))
+    bad = spent * budget  # spread evenly over the 12 hours
+    sums = {}
+    for window in WINDOWS:
+        share = min(window, history) / history
+        sums[window] = Counts(good=rate * (min(window, history) / timedelta(minutes=1)) - bad * share,
+                              total=rate * (min(window, history) / timedelta(minutes=1)))
+    third = evaluate(sums, sums[72 * H], 0.999, DAYS30, history=history).tiers[3]
+    assert third.tier == "3d" and third.firing is fires
