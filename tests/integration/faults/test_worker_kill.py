@@ -61,7 +61,8 @@ class Worker:
         """The active task that is sending a webhook: {id, name, worker_pid}, or {}."""
         return self.active(SENDING_TASKS)
 
-    def sending_or(self, *names: str):
+    def active_of(self, *names: str):
+        """For wait_for: the active task of these names, when there is one."""
         return lambda: self.active(set(names))
 
     def active(self, names: set) -> dict:
@@ -95,8 +96,8 @@ class Worker:
 
 @pytest.fixture
 def workers(transactional_db, throwaway_redis, test_database_url, tmp_path):
-    """start(name, concurrency=2, beat=False): a worker on the throwaway Redis, and a beat process if asked
-    (its own process: a worker's embedded beat (-B) stops it answering pings and inspect)."""
+    """start(name, concurrency=2, beat=False, **env): a worker on the throwaway Redis, and a beat process
+    of its own if asked (as in production: one beat, any number of workers)."""
     started: list[Worker] = []
     beats: list[subprocess.Popen] = []
 
@@ -214,7 +215,7 @@ def test_pool_process_killed_inside_a_transaction(transactional_db, workers, thr
         run_alerting(throwaway_redis.url, test_database_url)
         with psycopg.connect(database, autocommit=True) as watcher:
             wait_for(lambda: waiting_on_lock(watcher), 30, "the alerting cycle to block inside its transaction")
-        task = wait_for(worker.sending_or("observatory.alerting.tasks.run_alerting"), 10, "the cycle as active")
+        task = wait_for(worker.active_of("observatory.alerting.tasks.run_alerting"), 10, "the cycle as active")
         os.kill(task["worker_pid"], signal.SIGKILL)
         killed_at = time.monotonic()
         wait_for(lambda: len(re.findall(rf"\[{task['id']}\] received", worker.log())) == 2, 30,
