@@ -31,10 +31,11 @@ def _query_error(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=400)
 
 
-from observatory.api import alerts, anomalies, failovers, series, slos  # noqa: E402
+from observatory.api import alerts, anomalies, failovers, routes, series, slos  # noqa: E402
 
 series.register(api)
 failovers.register(api)
 slos.register(api)
 alerts.register(api)
+routes.register(api)
 anomalies.register(api)

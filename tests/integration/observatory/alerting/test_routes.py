@@ -98,3 +98,35 @@ def test_a_routes_own_group_interval_and_repeat_interval(transactional_db, webho
     bodies = by_path(webhook_receiver)["/chat"]
     assert [len(b["alerts"]) for b in bodies] == [1, 2, 2]
     assert bodies[0]["groupKey"] == '{}:{alertname="HighErrorRate", region="us-east-1"}'  # no matchers: root path
+
+
+def test_routes_api_shows_the_routing_in_effect_and_tests_labels(transactional_db, webhook_receiver, tmp_path,
+                                                                  settings, client):
+    from django.contrib.auth import get_user_model
+
+    settings.ALERT_GROUP_WAIT_SECONDS, settings.ALERT_REPEAT_INTERVAL_SECONDS = 30, 7200
+    apply_routes(tmp_path, webhook_receiver)
+    client.force_login(get_user_model().objects.create_user("viewer", password="a-long-password-42"))
+
+    shown = client.get("/api/v1/alert-routes").json()
+    assert [(r["position"], r["receiver"], r["group_by"], r["group_wait_seconds"], r["continue"])
+            for r in shown["routes"]] == [(0, "pd", ["region"], 0, True), (1, "chat", ["alertname", "region"], 60,
+                                                                           False)]
+    assert shown["routes"][0]["repeat_interval_seconds"] == 7200  # unset on the route: the setting
+    assert [(r["receiver"], r["group_wait_seconds"]) for r in shown["default_routes"]] == [("oncall", 30)]
+    assert {"source": ['alertname="Maintenance"'], "target": ['severity="ticket"'], "equal": ["region"],
+            "builtin": False} in shown["inhibit_rules"]
+    assert any(r["builtin"] and r["source"] == ['alertname="RegionUnhealthy"'] for r in shown["inhibit_rules"])
+
+    def receivers(**labels) -> list[tuple[str, dict]]:
+        response = client.post("/api/v1/alert-routes/test", {"labels": labels}, content_type="application/json")
+        assert response.status_code == 200, response.content
+        return [(r["receiver"], r["group_labels"]) for r in response.json()["routes"]]
+
+    # A page in eu-west-1 goes to pd (continue) and then to chat; a ticket elsewhere falls to the default route.
+    assert receivers(alertname="X", severity="page", region="eu-west-1") == [
+        ("pd", {"region": "eu-west-1"}), ("chat", {"alertname": "X", "region": "eu-west-1"})]
+    assert receivers(alertname="Y", severity="ticket", region="us-east-1") == [
+        ("oncall", {"alertname": "Y", "region": "us-east-1"})]
+    assert client.post("/api/v1/alert-routes/test", {"labels": "nope"},
+                       content_type="application/json").status_code == 422
