@@ -77,13 +77,18 @@ def start_web(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def test_database_url(django_db_setup, django_db_blocker) -> str:
+def test_database_url(django_db_setup, django_db_blocker):
     """DATABASE_URL of the test database, for child processes (workers, servers)."""
     from django.db import connection
 
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+    yield f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+    # Child processes a test killed (fault tests SIGKILL workers) may leave a backend behind for a
+    # moment; the test database can only be dropped once no other session uses it.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 class Receiver:
