@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import asdict
 
 import numpy as np
@@ -29,12 +30,19 @@ def _arrays(bank: DetectorBank) -> dict[str, np.ndarray]:
     return found
 
 
+COMPRESS_LEVEL = 1  # half the time of savez_compressed's default level for ~10% more bytes
+
+
 def dump(bank: DetectorBank, keys: list[str]) -> bytes:
-    """The bank's arrays plus ``keys``, the caller's name for each series (row)."""
+    """The bank's arrays plus ``keys``, the caller's name for each series (row): an .npz that np.load reads."""
     if len(keys) != bank.n_series:
         raise ValueError(f"{len(keys)} keys for {bank.n_series} series")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, keys=np.array(keys, dtype=str), **_arrays(bank))
+    arrays = {"keys": np.array(keys, dtype=str), **_arrays(bank)}
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 
