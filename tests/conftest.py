@@ -86,9 +86,16 @@ def test_database_url(django_db_setup, django_db_blocker):
     yield f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
     # Child processes a test killed (fault tests SIGKILL workers) may leave a backend behind for a
     # moment; the test database can only be dropped once no other session uses it.
+    import time
+
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            if not cursor.fetchall():
+                break
+            time.sleep(0.2)
 
 
 class Receiver:
