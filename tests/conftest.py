@@ -77,23 +77,27 @@ def start_web(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def test_database_url(django_db_setup, django_db_blocker):
+def test_database_url(django_db_setup):
     """DATABASE_URL of the test database, for child processes (workers, servers)."""
     from django.db import connection
 
     s = connection.settings_dict
     password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    yield f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+    url = f"postgres://{s['USER']}{password}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+    yield url
     # Child processes a test killed (fault tests SIGKILL workers) may leave a backend behind for a
-    # moment; the test database can only be dropped once no other session uses it.
+    # moment; the test database can only be dropped once no other session uses it. A connection of
+    # its own, closed here: one of Django's would be one more session in the way.
     import time
 
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as own:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                           " WHERE datname = current_database() AND pid <> pg_backend_pid()")
-            if not cursor.fetchall():
+            ended = own.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            if not ended:
                 break
             time.sleep(0.2)
 
