@@ -110,7 +110,7 @@ def _slide_windows(slos, deltas, as_of) -> tuple[dict[tuple, dict[timedelta, mat
         state.sums = {_key(w): [c.good, c.total] for w, c in sums.items()}
         changed.append(state)
         result[pair] = sums
-    _find_data_since([s for s in changed if s.data_since is None])
+    _find_data_since([s for s in changed if s.data_since is None], as_of)
     # One upsert for new and existing states: far cheaper than bulk_update's CASE expressions.
     WindowState.objects.bulk_create(
         [WindowState(slo_id=s.slo_id, region_id=s.region_id, as_of=s.as_of, sums=s.sums, data_since=s.data_since)
@@ -120,13 +120,16 @@ def _slide_windows(slos, deltas, as_of) -> tuple[dict[tuple, dict[timedelta, mat
     return result, {(s.slo_id, s.region_id): s.data_since for s in changed}
 
 
-def _find_data_since(states: list) -> None:
-    """The first stored minute with events, for states that do not know it yet (new, or without events so far)."""
+def _find_data_since(states: list, as_of) -> None:
+    """The first stored minute with events, for states that do not know it yet (new, or without events so far).
+
+    Only the longest tier window is searched: history older than that covers every tier, and a state
+    still without events is searched again each cycle, so the search must stay bounded."""
     if not states:
         return
     wanted = {(s.slo_id, s.region_id): s for s in states}
     rows = (SliMinute.objects.filter(slo__in={s.slo_id for s in states}, region__in={s.region_id for s in states},
-                                     total__gt=0)
+                                     total__gt=0, minute__gt=as_of - max(t.long for t in math.TIERS))
             .values("slo_id", "region_id").annotate(first=Min("minute")))
     for row in rows:
         state = wanted.get((row["slo_id"], row["region_id"]))

@@ -54,10 +54,10 @@ def slo(transactional_db):
 
 
 def established(slo, *regions) -> None:
-    """Each region has reported for a month: one good minute 31 days ago, outside every window, so the
-    windows hold only what a test pushes but count as fully covered by history."""
+    """Each region has reported for three days: one good event 71 hours ago, outside every window a test
+    looks at but the 3d tier's, so the windows count as covered by history."""
     for region in regions:
-        SliMinute.objects.create(slo=slo, region=region, minute=minute_ago(31 * 24 * 60), good=1, total=1)
+        SliMinute.objects.create(slo=slo, region=region, minute=minute_ago(71 * 60), good=1, total=1)
 
 
 def minute_ago(n: int) -> datetime:
@@ -88,7 +88,7 @@ def test_known_error_ratio_gives_burn_rates_and_a_page(client, regions, slo):
     # 7.5x is under the 1h tier's 14.4x but over the 6h tier's 6x: the slower page fires.
     assert global_status.page
     assert [t["tier"] for t in global_status.tiers if t["firing"] and not t["inhibited"]] == ["6h"]
-    assert global_status.budget_remaining == pytest.approx(1 - 90 / (0.01 * 1200))
+    assert global_status.budget_remaining == pytest.approx(1 - 90 / (0.01 * 1202))  # 2 events of history
     assert fast_burning_slos() == {east.id: ("checkout-availability",)}
 
 
