@@ -34,9 +34,9 @@ def _route(route: notify.Route, names: dict[int, str], position: int | None, mat
 
 def _effective() -> tuple[list[dict], list[dict], list[tuple[notify.Route, dict]]]:
     """(configured routes, default routes, every route with its description) with the timers in effect."""
-    endpoints = {e.id: e for e in Endpoint.objects.filter(enabled=True)}
-    names = {e.id: e.name for e in Endpoint.objects.all()}
-    configured, fallback = dispatch.load_routes(endpoints)
+    every = list(Endpoint.objects.all())
+    names = {e.id: e.name for e in every}
+    configured, fallback = dispatch.load_routes({e.id: e for e in every if e.enabled})
     stored = list(Route.objects.all())  # load_routes keeps their order
     described = [(r, _route(r, names, s.position, list(s.matchers))) for r, s in zip(configured, stored)]
     defaults = [(r, _route(r, names, None, [])) for r in fallback]

@@ -114,19 +114,24 @@ def ensure_partitions(first: date, last: date) -> None:
             cursor.execute(statement)
 
 
+def child_tables(parents, cursor) -> list[tuple[str, str]]:
+    """(parent, partition) table names of these partitioned tables (PostgreSQL)."""
+    cursor.execute(
+        """SELECT parent.relname, child.relname FROM pg_inherits
+           JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+           JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+           WHERE parent.relname = ANY(%s)""",
+        [list(parents)],
+    )
+    return cursor.fetchall()
+
+
 def list_partitions() -> dict[str, list[date]]:
     if connection.vendor != "postgresql":
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT parent.relname, child.relname FROM pg_inherits
-               JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
-               JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-               WHERE parent.relname = ANY(%s)""",
-            [list(RAW_TABLES)],
-        )
         found: dict[str, list[date]] = {table: [] for table in RAW_TABLES}
-        for parent, child in cursor.fetchall():
+        for parent, child in child_tables(RAW_TABLES, cursor):
             suffix = child.rsplit("_p", 1)[-1]
             try:
                 found[parent].append(datetime.strptime(suffix, "%Y%m%d").date())

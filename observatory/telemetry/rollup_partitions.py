@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connections, models, router, transaction
 
+from observatory.telemetry.partitions import child_tables
+
 DAY, MONTH = "day", "month"
 ROLLUP_TABLES = {  # table: (partition key column, partition period)
     "telemetry_span_minute": ("minute", DAY),
@@ -121,15 +123,8 @@ def list_partitions(using: str = DEFAULT_DB_ALIAS) -> dict[str, list[date]]:
     if connection.vendor != "postgresql":
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT parent.relname, child.relname FROM pg_inherits
-               JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
-               JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-               WHERE parent.relname = ANY(%s)""",
-            [list(ROLLUP_TABLES)],
-        )
         found: dict[str, list[date]] = {table: [] for table in ROLLUP_TABLES}
-        for parent, child in cursor.fetchall():
+        for parent, child in child_tables(ROLLUP_TABLES, cursor):
             suffix = child.removeprefix(f"{parent}_p")
             try:
                 start = datetime.strptime(suffix, "%Y%m%d" if ROLLUP_TABLES[parent][1] == DAY else "%Y%m").date()
